@@ -88,6 +88,30 @@ nlohmann::json ResolvePlain(const std::string& s) {
 
 }  // namespace
 
+// A hint for a YAML syntax error. The common mistake: an unquoted `${ }`
+// inside a flow collection (`{a: ${ .x }}`), whose braces YAML reads as its own.
+static std::string SyntaxHint(std::string_view text, const YAML::Mark& mark) {
+  auto line_text = [&](int line) -> std::string_view {
+    size_t start = 0;
+    for (int i = 0; i < line; ++i) {
+      start = text.find('\n', start);
+      if (start == std::string_view::npos) return {};
+      ++start;
+    }
+    size_t end = text.find('\n', start);
+    return text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+  };
+  for (int line = mark.line; line >= 0 && line >= mark.line - 1; --line) {
+    std::string_view l = line_text(line);
+    size_t expr = l.find("${");
+    if (expr != std::string_view::npos && l.find_first_of("[{") < expr) {
+      return "inside [ ] or { }, quote the expression: \"${ ... }\" (or use block style, "
+             "one key per line)";
+    }
+  }
+  return "check indentation and quoting on this line or the one before it";
+}
+
 SourceLocation Document::ValueLocation(std::string_view pointer) const {
   return Find(values_, file_, pointer);
 }
@@ -205,9 +229,7 @@ Document LoadDocument(std::string_view text, std::string file, Diagnostics* diag
     }
     doc.root_ = builder.Convert(docs[0], "", 0);
   } catch (const YAML::ParserException& e) {
-    std::string msg = e.msg;
-    builder.Report("CRN001", e.mark, "", "YAML syntax error: " + msg,
-                   "check indentation and quoting on this line or the one before it");
+    builder.Report("CRN001", e.mark, "", "YAML syntax error: " + e.msg, SyntaxHint(text, e.mark));
   } catch (const YAML::Exception& e) {
     builder.Report("CRN001", e.mark, "", std::string("YAML error: ") + e.msg);
   } catch (const std::exception& e) {  // e.g. yaml-cpp's DeepRecursion, std::bad_alloc

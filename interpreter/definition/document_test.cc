@@ -57,6 +57,14 @@ TEST(DocumentTest, SyntaxErrorIsADiagnosticWithPosition) {
   EXPECT_GT(ds[0].location.line, 0);
 }
 
+TEST(DocumentTest, UnquotedExpressionInFlowCollectionGetsAHint) {
+  Diagnostics ds;
+  Load("key: {executionId: ${ .execution.name }}\n", &ds);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, "CRN001");
+  EXPECT_NE(ds[0].hint.find("quote the expression"), std::string::npos) << ds[0].hint;
+}
+
 TEST(DocumentTest, DuplicateKeyReported) {
   Diagnostics ds;
   auto doc = Load("name: x\nname: y\n", &ds);

@@ -362,6 +362,7 @@ WorkflowDefinition BuildDefinition(Document document) {
       if (v.is_object() && v.contains("env")) {
         p.env = ReadString(v, "env");
         p.split = ReadString(v, "split");
+        if (auto t = ReadString(v, "type")) p.type = *t;
         if (v.contains("default")) {
           p.has_default = true;
           p.value = v.at("default");

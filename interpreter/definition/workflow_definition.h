@@ -180,6 +180,7 @@ struct Param {
   std::string path;
   std::optional<std::string> env;  // {env: NAME}
   std::optional<std::string> split;
+  std::string type = "string";  // string | number | integer | boolean | json
   bool has_default = false;
   nlohmann::json value;  // literal value, or the default of an env param
 };
