@@ -116,6 +116,12 @@ SourceLocation Document::ValueLocation(std::string_view pointer) const {
   return Find(values_, file_, pointer);
 }
 
+const std::vector<std::string>& Document::KeyOrder(std::string_view pointer) const {
+  static const std::vector<std::string> kNone;
+  auto it = key_order_.find(std::string(pointer));
+  return it == key_order_.end() ? kNone : it->second;
+}
+
 SourceLocation Document::KeyLocation(std::string_view pointer) const {
   auto it = keys_.find(std::string(pointer));
   if (it != keys_.end()) return SourceLocation{file_, it->second.first, it->second.second};
@@ -194,6 +200,7 @@ struct DocumentBuilder {
           if (key.Mark().line >= 0) {
             doc->keys_[child] = {key.Mark().line + 1, key.Mark().column + 1};
           }
+          doc->key_order_[path].push_back(k);
           obj[k] = Convert(kv.second, child, depth + 1);
         }
         return obj;

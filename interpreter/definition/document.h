@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/diagnostic.h"
 #include "core/result.h"
@@ -33,6 +34,10 @@ class Document {
   // Position of the mapping key whose value is at `pointer` (for "unknown
   // key" messages); falls back to ValueLocation.
   SourceLocation KeyLocation(std::string_view pointer) const;
+  // The keys of the mapping at `pointer` in the order they were written
+  // (root() is a JSON object, whose keys are sorted); empty when `pointer`
+  // is not a mapping.
+  const std::vector<std::string>& KeyOrder(std::string_view pointer) const;
 
  private:
   friend struct DocumentBuilder;
@@ -41,6 +46,7 @@ class Document {
   nlohmann::json root_;
   std::unordered_map<std::string, std::pair<int, int>> values_;  // pointer -> (line, col)
   std::unordered_map<std::string, std::pair<int, int>> keys_;
+  std::unordered_map<std::string, std::vector<std::string>> key_order_;
 };
 
 // Reads YAML text. Diagnostics: CRN001 (YAML syntax), CRN002 (duplicate

@@ -121,9 +121,9 @@ bool ReadAction(const json& obj, const std::string& path, ActionSpec* out) {
   return false;
 }
 
-std::vector<Step> ReadSteps(const json& list, const std::string& path);
+std::vector<Step> ReadSteps(const json& list, const std::string& path, const Document& doc);
 
-Step ReadStep(const json& v, const std::string& path) {
+Step ReadStep(const json& v, const std::string& path, const Document& doc) {
   Step s;
   s.path = path;
   if (!v.is_object()) return s;
@@ -248,7 +248,7 @@ Step ReadStep(const json& v, const std::string& path) {
           if (c.contains("steps")) {
             sc.has_steps = true;
             sc.steps_path = PointerAppend(sc.path, "steps");
-            sc.steps = ReadSteps(c.at("steps"), sc.steps_path);
+            sc.steps = ReadSteps(c.at("steps"), sc.steps_path, doc);
           }
         }
         s.cases.push_back(std::move(sc));
@@ -261,11 +261,13 @@ Step ReadStep(const json& v, const std::string& path) {
       s.policy = ReadPolicy(p);
       if (p.contains("branches") && p.at("branches").is_object()) {
         std::string bpath = PointerAppend(PointerAppend(path, "parallel"), "branches");
-        for (const auto& [name, steps] : p.at("branches").items()) {
+        // In the order written: branch results and ids follow document order.
+        const json& branches = p.at("branches");
+        for (const auto& name : doc.KeyOrder(bpath)) {
           Branch b;
           b.name = name;
           b.path = PointerAppend(bpath, name);
-          b.steps = ReadSteps(steps, b.path);
+          b.steps = ReadSteps(branches.at(name), b.path, doc);
           s.branches.push_back(std::move(b));
         }
       }
@@ -282,13 +284,13 @@ Step ReadStep(const json& v, const std::string& path) {
       }
       if (m.contains("steps")) {
         s.steps_path = PointerAppend(mpath, "steps");
-        s.steps = ReadSteps(m.at("steps"), s.steps_path);
+        s.steps = ReadSteps(m.at("steps"), s.steps_path, doc);
       }
       break;
     }
     case StepKind::kGroup:
       s.steps_path = PointerAppend(path, "group");
-      s.steps = ReadSteps(v.at("group"), s.steps_path);
+      s.steps = ReadSteps(v.at("group"), s.steps_path, doc);
       break;
     case StepKind::kSucceed:
       s.succeed_value = v.at("succeed");
@@ -304,12 +306,12 @@ Step ReadStep(const json& v, const std::string& path) {
   return s;
 }
 
-std::vector<Step> ReadSteps(const json& list, const std::string& path) {
+std::vector<Step> ReadSteps(const json& list, const std::string& path, const Document& doc) {
   std::vector<Step> steps;
   if (!list.is_array()) return steps;
   steps.reserve(list.size());
   size_t i = 0;
-  for (const auto& v : list) steps.push_back(ReadStep(v, PointerAppend(path, i++)));
+  for (const auto& v : list) steps.push_back(ReadStep(v, PointerAppend(path, i++), doc));
   return steps;
 }
 
@@ -355,7 +357,8 @@ WorkflowDefinition BuildDefinition(Document document) {
   def.timeout = ReadDuration(root, "timeout", "");
   if (root.contains("input")) def.input_schema = root.at("input");
   if (root.contains("params") && root.at("params").is_object()) {
-    for (const auto& [name, v] : root.at("params").items()) {
+    for (const auto& name : def.document.KeyOrder("/params")) {
+      const json& v = root.at("params").at(name);
       Param p;
       p.name = name;
       p.path = PointerAppend("/params", name);
@@ -377,7 +380,7 @@ WorkflowDefinition BuildDefinition(Document document) {
   if (root.contains("retryDefaults") && root.at("retryDefaults").is_object()) {
     def.retry_defaults = ReadRetry(root.at("retryDefaults"), "/retryDefaults");
   }
-  if (root.contains("steps")) def.steps = ReadSteps(root.at("steps"), "/steps");
+  if (root.contains("steps")) def.steps = ReadSteps(root.at("steps"), "/steps", def.document);
   if (root.contains("output")) {
     def.has_output = true;
     def.output = root.at("output");

@@ -31,11 +31,12 @@ output: ${ .steps }
   ASSERT_TRUE(def.timeout.value);
   EXPECT_EQ(def.timeout.value->seconds(), 7200);
   ASSERT_EQ(def.params.size(), 3u);
-  EXPECT_EQ(def.params[0].name, "region");  // nlohmann orders object keys
-  EXPECT_TRUE(def.params[0].has_default);
+  EXPECT_EQ(def.params[0].name, "table");  // in the order written
+  EXPECT_EQ(def.params[0].env, "TABLE");
+  EXPECT_FALSE(def.params[0].has_default);
   EXPECT_EQ(def.params[1].split, ",");
-  EXPECT_EQ(def.params[2].env, "TABLE");
-  EXPECT_FALSE(def.params[2].has_default);
+  EXPECT_EQ(def.params[2].name, "region");
+  EXPECT_TRUE(def.params[2].has_default);
   EXPECT_TRUE(def.has_output);
 }
 
@@ -88,8 +89,8 @@ steps:
   - name: fan
     parallel:
       branches:
-        left: [{name: l1, wait: 1s}]
         right: [{name: r1, wait: 1s}, {name: r2, map: {items: "${ .input }", steps: [{name: m1, set: 1}]}}]
+        left: [{name: l1, wait: 1s}]
   - name: choose
     switch:
       - if: ${ true }
@@ -103,8 +104,9 @@ steps:
     seen.push_back(s.name);
     depth.push_back(parents.size());
   });
-  EXPECT_EQ(seen, (std::vector<std::string>{"fan", "l1", "r1", "r2", "m1", "choose", "s1", "g", "g1"}));
-  EXPECT_EQ(depth, (std::vector<size_t>{0, 1, 1, 1, 2, 0, 1, 0, 1}));
+  // Branches in the order written (right before left), not sorted.
+  EXPECT_EQ(seen, (std::vector<std::string>{"fan", "r1", "r2", "m1", "l1", "choose", "s1", "g", "g1"}));
+  EXPECT_EQ(depth, (std::vector<size_t>{0, 1, 1, 2, 1, 0, 1, 0, 1}));
 }
 
 TEST(WorkflowDefinitionTest, PollReadsCheckAndBackoff) {
