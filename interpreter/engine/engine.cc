@@ -1,0 +1,1186 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "compile/operation_id.h"
+#include "engine/input_schema.h"
+
+namespace cairn::engine {
+namespace {
+
+using nlohmann::json;
+using protocol::Operation;
+using protocol::OperationAction;
+using protocol::OperationStatus;
+using protocol::OperationUpdate;
+namespace P = protocol;
+
+using actions::WorkflowError;
+
+enum class Flow { kDone, kFailed, kSuspended, kAborted };
+
+struct Outcome {
+  Flow flow = Flow::kDone;
+  json value;
+  WorkflowError error;
+  int case_index = -1;          // switch: the case taken; -1 for none
+  bool explicit_succeed = false;  // a succeed: (step or case) ended the scope
+
+  static Outcome Done(json v) { return {Flow::kDone, std::move(v), {}}; }
+  static Outcome Failed(WorkflowError e) { return {Flow::kFailed, nullptr, std::move(e)}; }
+  static Outcome Suspended() { return {Flow::kSuspended, nullptr, {}}; }
+  static Outcome Aborted() { return {Flow::kAborted, nullptr, {}}; }
+};
+
+// Where a scope runs: its operations' parent, its evaluation context, and
+// how many times each of its steps has run (loops give new operation ids).
+struct Frame {
+  std::string parent_id;  // id of the enclosing CONTEXT operation; "" at top level
+  json ctx;
+  std::unordered_map<NodeId, uint64_t> visits;
+  std::unordered_map<NodeId, std::string> last_operation;  // node → id of its latest run
+  Frame* outer = nullptr;                                  // enclosing frame, for await
+};
+
+P::OperationType ToProtocol(OperationType t) {
+  switch (t) {
+    case OperationType::kStep: return P::OperationType::kStep;
+    case OperationType::kWait: return P::OperationType::kWait;
+    case OperationType::kCallback: return P::OperationType::kCallback;
+    case OperationType::kContext: return P::OperationType::kContext;
+    case OperationType::kChainedInvoke: return P::OperationType::kChainedInvoke;
+    case OperationType::kNone: break;
+  }
+  return P::OperationType::kStep;
+}
+
+json ParsePayload(const std::optional<std::string>& payload) {
+  if (!payload || payload->empty()) return nullptr;
+  json v = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
+  return v.is_discarded() ? json(*payload) : v;
+}
+
+json ErrorJson(const WorkflowError& e) {
+  return {{"error", e.name}, {"message", e.message}, {"data", e.data}};
+}
+
+P::ErrorObject ToErrorObject(const WorkflowError& e) {
+  P::ErrorObject o;
+  o.type = e.name;
+  o.message = e.message;
+  if (!e.data.is_null()) o.data = e.data.dump();
+  return o;
+}
+
+WorkflowError FromErrorObject(const std::optional<P::ErrorObject>& o) {
+  if (!o) return {"Cairn.Unknown", "the operation failed without an error", nullptr};
+  return {o->type, o->message, o->data ? ParsePayload(o->data) : json()};
+}
+
+bool Truthy(const json& v) { return !(v.is_null() || (v.is_boolean() && !v.get<bool>())); }
+
+// LANGUAGE.md › Errors: exact names, `all`, and prefixes written with a
+// trailing `*` (`DynamoDB.*`, `HTTP.5*`). An empty list matches everything.
+bool ErrorMatches(const std::vector<std::string>& patterns, const std::string& name) {
+  if (patterns.empty()) return true;
+  for (const auto& p : patterns) {
+    if (p == "all" || p == name) return true;
+    if (!p.empty() && p.back() == '*' && name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string AsText(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+int64_t CeilSeconds(int64_t millis) { return std::max<int64_t>(1, (millis + 999) / 1000); }
+
+class Run {
+ public:
+  Run(const StepGraph& graph, const P::Invocation& invocation, backend::CheckpointClient& client,
+      actions::ActionRunner* actions, const EngineOptions& options)
+      : g_(graph),
+        def_(graph.definition()),
+        table_(*graph.expressions()),
+        arn_(invocation.durable_execution_arn),
+        token_(invocation.checkpoint_token),
+        client_(client),
+        actions_(actions),
+        options_(options),
+        next_marker_(invocation.initial_state.next_marker),
+        rng_(std::random_device{}()) {
+    for (const auto& op : invocation.initial_state.operations) {
+      if (op.type == P::OperationType::kExecution) {
+        execution_ = op;
+      } else {
+        unseen_.insert(op.id);
+      }
+      ops_[op.id] = op;
+    }
+  }
+
+  Result<P::InvocationOutput> Go() {
+    if (!LoadRemainingPages()) return *invocation_error_;
+    if (!execution_) return Fatal("Cairn.InvalidInvocation", "the invocation has no EXECUTION operation");
+    json input = ParsePayload(execution_->input_payload);
+    if (!def_.input_schema.is_null()) {
+      auto checked = CheckInput(def_.input_schema, input);
+      if (!checked.ok()) return Fatal("Cairn.InvalidInput", checked.error().message);
+      input = std::move(*checked);
+    }
+    Frame root;
+    root.ctx = {{"input", std::move(input)},
+                {"params", options_.params},
+                {"execution", ExecutionContext()},
+                {"steps", json::object()}};
+    Outcome o = RunScope(kRootScope, root);
+    if (o.flow != Flow::kAborted) Flush();
+    if (invocation_error_) return *invocation_error_;
+    if (execution_error_) return Failed(*execution_error_);
+    switch (o.flow) {
+      case Flow::kDone: {
+        json output = o.value;
+        if (!(o.explicit_succeed && !o.value.is_null()) && def_.has_output) {
+          auto rendered = Render(def_.output, "/output", root.ctx);
+          if (!rendered.ok()) return Failed(ExpressionError(rendered.error()));
+          output = std::move(*rendered);
+        }
+        P::InvocationOutput out;
+        out.status = P::InvocationStatus::kSucceeded;
+        out.result = output.dump();
+        return out;
+      }
+      case Flow::kFailed:
+        return Failed(o.error);
+      case Flow::kSuspended:
+      case Flow::kAborted:
+        break;
+    }
+    return P::InvocationOutput{P::InvocationStatus::kPending, std::nullopt, std::nullopt};
+  }
+
+ private:
+  // ---- the protocol side ----
+
+  // The invocation carries the first page of operations; GetState gives the
+  // rest (PROTOCOL.md: page while NextMarker is non-empty).
+  bool LoadRemainingPages() {
+    std::string marker = next_marker_;
+    while (!marker.empty()) {
+      auto page = client_.GetState(arn_, token_, marker);
+      if (!page.ok()) {
+        invocation_error_ = page.error();
+        return false;
+      }
+      for (auto& op : page->operations) {
+        if (op.type == P::OperationType::kExecution) {
+          execution_ = op;
+        } else {
+          unseen_.insert(op.id);
+        }
+        ops_[op.id] = std::move(op);
+      }
+      marker = page->next_marker;
+    }
+    return true;
+  }
+
+  P::InvocationOutput Failed(const WorkflowError& e) {
+    return P::InvocationOutput{P::InvocationStatus::kFailed, std::nullopt, ToErrorObject(e)};
+  }
+  P::InvocationOutput Fatal(std::string name, std::string message) {
+    return Failed(WorkflowError{std::move(name), std::move(message), nullptr});
+  }
+
+  json ExecutionContext() const {
+    // arn:…:function:NAME:QUALIFIER/durable-execution/EXEC_NAME/INVOCATION_ID
+    std::string name;
+    const std::string marker = "/durable-execution/";
+    auto at = arn_.find(marker);
+    if (at != std::string::npos) {
+      auto rest = arn_.substr(at + marker.size());
+      name = rest.substr(0, rest.find('/'));
+    }
+    json started = nullptr;
+    if (execution_ && execution_->start_timestamp) {
+      started = P::FormatIso8601(*execution_->start_timestamp);
+    }
+    return {{"name", name}, {"id", arn_}, {"startedAt", started}};
+  }
+
+  void Queue(OperationUpdate u) { pending_.push_back(std::move(u)); }
+
+  // Sends the queued updates. On failure the invocation is aborted: a stale
+  // token or a transient error fails the invocation (it is re-invoked); a
+  // permanent rejection fails the execution.
+  bool Flush() {
+    if (aborted()) return false;
+    if (pending_.empty()) return true;
+    P::CheckpointRequest request{token_, std::nullopt, std::move(pending_)};
+    pending_.clear();
+    auto r = client_.Checkpoint(arn_, request);
+    if (!r.ok()) {
+      if (backend::ClassifyError(r.error()) == backend::ErrorClass::kPermanent) {
+        execution_error_ = WorkflowError{"Cairn.CheckpointRejected", r.error().message, nullptr};
+      } else {
+        invocation_error_ = r.error();
+      }
+      return false;
+    }
+    if (r->checkpoint_token) token_ = *r->checkpoint_token;
+    for (auto& op : r->new_state.operations) ops_[op.id] = std::move(op);
+    return true;
+  }
+
+  bool aborted() const { return invocation_error_.has_value() || execution_error_.has_value(); }
+
+  // The recorded operation `id`, or nullptr. A recorded operation of another
+  // type, subtype or name fails the execution (non-determinism).
+  const Operation* Find(const std::string& id, OperationType type, const std::string& sub_type,
+                        const std::string& name) {
+    auto it = ops_.find(id);
+    if (it == ops_.end()) return nullptr;
+    unseen_.erase(id);
+    const Operation& op = it->second;
+    bool same = op.type == ToProtocol(type) && op.sub_type.value_or("") == sub_type &&
+                op.name.value_or("") == name;
+    if (!same) {
+      execution_error_ = WorkflowError{
+          "Cairn.NonDeterministic",
+          "operation " + id + " was recorded as " + std::string(P::ToString(op.type)) + " " +
+              op.sub_type.value_or("") + " '" + op.name.value_or("") + "' but the workflow now runs " +
+              OperationTypeName(type) + " " + sub_type + " '" + name +
+              "' there: the workflow changed while this execution was in flight",
+          nullptr};
+      return nullptr;
+    }
+    return &op;
+  }
+
+  bool replaying() const { return !unseen_.empty(); }
+
+  void Emit(StepEvent::Kind kind, const std::string& step, const std::string& id, int attempt = 0,
+            int64_t duration_ms = 0, std::string detail = {}) {
+    if (!options_.on_event || replaying()) return;
+    options_.on_event(StepEvent{kind, step, id, attempt, duration_ms, std::move(detail)});
+  }
+
+  OperationUpdate Update(const std::string& id, const std::string& parent_id,
+                         const std::string& name, OperationType type, const std::string& sub_type,
+                         OperationAction action) const {
+    OperationUpdate u;
+    u.id = id;
+    if (!parent_id.empty()) u.parent_id = parent_id;
+    if (!name.empty()) u.name = name;
+    u.type = ToProtocol(type);
+    u.sub_type = sub_type;
+    u.action = action;
+    return u;
+  }
+
+  // ---- expressions ----
+
+  // The value written at `pointer` (the JSON value `value` of the document)
+  // with every expression evaluated against `ctx`.
+  Result<json> Render(const json& value, const std::string& pointer, const json& ctx) const {
+    if (value.is_string()) {
+      if (const auto* program = table_.Find(pointer)) return table_.set->Render(*program, ctx);
+      const auto& s = value.get_ref<const std::string&>();
+      if (s.find("$${") == std::string::npos) return value;
+      std::string out;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (s.compare(i, 3, "$${") == 0) {
+          out += "${";
+          i += 2;
+        } else {
+          out += s[i];
+        }
+      }
+      return json(out);
+    }
+    if (value.is_object()) {
+      json out = json::object();
+      for (const auto& [k, v] : value.items()) {
+        auto r = Render(v, PointerAppend(pointer, k), ctx);
+        if (!r.ok()) return r;
+        out[k] = std::move(*r);
+      }
+      return out;
+    }
+    if (value.is_array()) {
+      json out = json::array();
+      for (size_t i = 0; i < value.size(); ++i) {
+        auto r = Render(value[i], PointerAppend(pointer, i), ctx);
+        if (!r.ok()) return r;
+        out.push_back(std::move(*r));
+      }
+      return out;
+    }
+    return value;
+  }
+
+  static WorkflowError ExpressionError(const Error& e) {
+    return WorkflowError{"Cairn.Expression", e.ToString(), nullptr};
+  }
+
+  // ---- scopes ----
+
+  Outcome RunScope(ScopeId scope, Frame& f) {
+    NodeId current = g_.ScopeEntry(scope);
+    json last;
+    bool explicit_succeed = false;
+    while (true) {
+      const GraphNode& node = g_.node(current);
+      Outcome o = RunStep(node, f);
+      if (o.flow == Flow::kSuspended || o.flow == Flow::kAborted) return o;
+      const GraphEdge* edge = nullptr;
+      if (o.flow == Flow::kFailed) {
+        for (EdgeId e : node.out) {
+          const GraphEdge& ge = g_.edge(e);
+          if (ge.kind == GraphEdgeKind::kCatch &&
+              ErrorMatches(node.step->catches[ge.index].errors, o.error.name)) {
+            edge = &ge;
+            break;
+          }
+        }
+        if (!edge || node.kind == StepKind::kFail) return o;
+        f.ctx["error"] = ErrorJson(o.error);
+      } else {
+        last = o.value;
+        explicit_succeed = o.explicit_succeed;
+        f.ctx["steps"][node.name] = o.value;
+        edge = PickEdge(node, o.case_index);
+      }
+      if (edge->exit == ScopeExit::kEnd || edge->to == kSucceededNode) {
+        Outcome done = Outcome::Done(last);
+        done.explicit_succeed = explicit_succeed;
+        return done;
+      }
+      current = edge->to;
+    }
+  }
+
+  const GraphEdge* PickEdge(const GraphNode& node, int case_index) const {
+    const GraphEdge* fallback = nullptr;
+    for (EdgeId e : node.out) {
+      const GraphEdge& ge = g_.edge(e);
+      if (node.kind == StepKind::kSwitch) {
+        if (case_index >= 0 && ge.kind == GraphEdgeKind::kCase && ge.index == case_index) return &ge;
+        if (case_index < 0 && ge.kind == GraphEdgeKind::kDefault) return &ge;
+      } else if (ge.kind == GraphEdgeKind::kNext) {
+        return &ge;
+      }
+      if (ge.kind == GraphEdgeKind::kNext) fallback = &ge;
+    }
+    return fallback;
+  }
+
+  Outcome RunStep(const GraphNode& node, Frame& f) {
+    const Step& s = *node.step;
+    uint64_t visit = f.visits[node.id]++;
+    std::string id = OperationId(f.parent_id, node.name, visit);
+    f.last_operation[node.id] = id;
+    if (!s.condition.is_null()) {
+      auto c = Render(s.condition, PointerAppend(s.path, "if"), f.ctx);
+      if (!c.ok()) return Outcome::Failed(ExpressionError(c.error()));
+      if (!Truthy(*c)) return Outcome::Done(nullptr);
+    }
+    if (s.log && !replaying()) {
+      auto msg = Render(json(*s.log), PointerAppend(s.path, "log"), f.ctx);
+      Emit(StepEvent::Kind::kLog, node.name, id, 0, 0, msg.ok() ? AsText(*msg) : *s.log);
+    }
+    switch (node.kind) {
+      case StepKind::kAction:
+        if (s.wait_for_callback) return RunWaitForCallback(node, f, id);
+        return RunAction(node, id, f.parent_id, node.operation.name, s.action, f.ctx);
+      case StepKind::kWaitForCallback:
+        return RunWaitForCallback(node, f, id);
+      case StepKind::kWait:
+        return RunWait(node, f, id);
+      case StepKind::kCallback:
+        return RunCallback(node, f, id);
+      case StepKind::kAwait:
+        return RunAwait(node, f);
+      case StepKind::kPoll:
+        return RunPoll(node, f, id);
+      case StepKind::kSet: {
+        auto v = Render(s.set_value, PointerAppend(s.path, "set"), f.ctx);
+        if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+        return Outcome::Done(std::move(*v));
+      }
+      case StepKind::kSwitch:
+        return RunSwitch(node, f);
+      case StepKind::kGroup:
+        return RunGroup(node, f, id);
+      case StepKind::kParallel:
+      case StepKind::kMap:
+        return RunBatch(node, f, id);
+      case StepKind::kSucceed: {
+        auto v = Render(s.succeed_value, PointerAppend(s.path, "succeed"), f.ctx);
+        if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+        Outcome o = Outcome::Done(std::move(*v));
+        o.explicit_succeed = true;
+        return o;
+      }
+      case StepKind::kFail:
+        return Outcome::Failed(RenderFail(s.fail, f.ctx));
+      case StepKind::kInvalid:
+        break;
+    }
+    return Outcome::Failed({"Cairn.Internal", "step '" + node.name + "' has no kind", nullptr});
+  }
+
+  WorkflowError RenderFail(const FailSpec& spec, const json& ctx) const {
+    WorkflowError e{"Cairn.Failed", "", nullptr};
+    auto name = Render(spec.error, PointerAppend(spec.path, "error"), ctx);
+    if (name.ok() && !name->is_null()) e.name = AsText(*name);
+    if (!spec.cause.is_null()) {
+      auto cause = Render(spec.cause, PointerAppend(spec.path, "cause"), ctx);
+      e.message = cause.ok() ? AsText(*cause) : cause.error().ToString();
+    }
+    return e;
+  }
+
+  // ---- retries ----
+
+  const RetrySpec* RetryPolicyOf(const Step& s) const {
+    if (s.retry) return &*s.retry;
+    if (s.kind == StepKind::kAction && def_.retry_defaults) return &*def_.retry_defaults;
+    return nullptr;
+  }
+
+  // Seconds before attempt `attempt + 1`, or nullopt when no retry is due.
+  std::optional<int64_t> RetryDelay(const RetrySpec* policy, const WorkflowError& e, int attempt) {
+    if (!policy || attempt >= policy->max_attempts || !ErrorMatches(policy->errors, e.name)) {
+      return std::nullopt;
+    }
+    double base = policy->interval.value ? static_cast<double>(policy->interval.value->millis) : 1000;
+    double delay = base * std::pow(policy->backoff, attempt - 1);
+    if (policy->max_delay.value) delay = std::min(delay, static_cast<double>(policy->max_delay.value->millis));
+    delay = std::min(delay, static_cast<double>(P::kMaxDelaySeconds) * 1000);
+    if (policy->jitter == Jitter::kFull) {
+      delay = std::uniform_real_distribution<double>(0, delay)(rng_);
+    } else if (policy->jitter == Jitter::kEqual) {
+      delay = delay / 2 + std::uniform_real_distribution<double>(0, delay / 2)(rng_);
+    }
+    return CeilSeconds(static_cast<int64_t>(delay));
+  }
+
+  // ---- steps with a STEP operation ----
+
+  // One STEP operation that runs `action` (an action step, or the submitter
+  // of a WaitForCallback context), with retries.
+  Outcome RunAction(const GraphNode& node, const std::string& id, const std::string& parent_id, const std::string& name,
+                    const ActionSpec& action, const json& ctx) {
+    const Step& s = *node.step;
+    const Operation* op = Find(id, OperationType::kStep, kSubTypeStep, name);
+    if (aborted()) return Outcome::Aborted();
+    int attempt = 1;
+    if (op) {
+      switch (op->status) {
+        case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
+        case OperationStatus::kFailed: return Outcome::Failed(FromErrorObject(op->error));
+        case OperationStatus::kPending: return Outcome::Suspended();
+        case OperationStatus::kReady:
+        case OperationStatus::kStarted: attempt = op->attempt.value_or(0) + 1; break;
+        default: return Outcome::Failed(FromErrorObject(op->error));
+      }
+    }
+    bool was_started = op && op->status == OperationStatus::kStarted;
+    int64_t t0 = options_.clock->MonotonicNanos();
+    actions::ActionOutcome outcome;
+    if (was_started && s.semantics == Semantics::kAtMostOncePerRetry) {
+      outcome = actions::ActionOutcome::Failure(
+          "Cairn.Interrupted",
+          "attempt " + std::to_string(attempt) +
+              " was interrupted while running; atMostOncePerRetry forbids running it again");
+    } else {
+      json step_ctx = ctx;
+      step_ctx["attempt"] = attempt;
+      auto params = Render(action.params, action.path, step_ctx);
+      if (!was_started) {
+        Queue(Update(id, parent_id, name, OperationType::kStep, kSubTypeStep, OperationAction::kStart));
+      }
+      if (s.semantics == Semantics::kAtMostOncePerRetry && !Flush()) return Outcome::Aborted();
+      Emit(StepEvent::Kind::kStarted, node.name, id, attempt);
+      if (!params.ok()) {
+        outcome = actions::ActionOutcome::Failure("Cairn.Expression", params.error().ToString());
+      } else {
+        actions::ActionRequest request;
+        request.type = action.type;
+        request.params = std::move(*params);
+        request.operation_id = id;
+        request.attempt = attempt;
+        request.timeout = s.timeout.value;
+        request.workflow_dir = WorkflowDir();
+        outcome = actions_->Run(request);
+      }
+    }
+    int64_t ms = (options_.clock->MonotonicNanos() - t0) / 1'000'000;
+    if (outcome.ok) {
+      json value = std::move(outcome.result);
+      if (s.result) {
+        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value);
+        if (!shaped.ok()) {
+          outcome = actions::ActionOutcome::Failure("Cairn.Expression", shaped.error().ToString());
+        } else {
+          value = std::move(*shaped);
+        }
+      }
+      if (outcome.ok) {
+        std::string payload = value.dump();
+        if (payload.size() <= P::kMaxOperationPayloadBytes) {
+          OperationUpdate u = Update(id, parent_id, name, OperationType::kStep, kSubTypeStep,
+                                     OperationAction::kSucceed);
+          u.payload = std::move(payload);
+          Queue(std::move(u));
+          if (!Flush()) return Outcome::Aborted();
+          Emit(StepEvent::Kind::kSucceeded, node.name, id, attempt, ms);
+          return Outcome::Done(std::move(value));
+        }
+        outcome = actions::ActionOutcome::Failure(
+            "Cairn.PayloadTooLarge",
+            "the result of step '" + node.name + "' is " + std::to_string(payload.size()) +
+                " bytes; a checkpointed result may be at most " +
+                std::to_string(P::kMaxOperationPayloadBytes) +
+                " bytes (use `result:` to keep only what later steps need)");
+      }
+    }
+    return FailAttempt(node, id, parent_id, name, kSubTypeStep, outcome.error, attempt, ms);
+  }
+
+  // A failed attempt of a STEP: RETRY when the policy allows, else FAIL.
+  Outcome FailAttempt(const GraphNode& node, const std::string& id, const std::string& parent_id,
+                      const std::string& name, const std::string& sub_type,
+                      const WorkflowError& error, int attempt, int64_t ms) {
+    auto delay = RetryDelay(RetryPolicyOf(*node.step), error, attempt);
+    OperationUpdate u = Update(id, parent_id, name, OperationType::kStep, sub_type,
+                               delay ? OperationAction::kRetry : OperationAction::kFail);
+    u.error = ToErrorObject(error);
+    if (delay) u.next_attempt_delay_seconds = *delay;
+    Queue(std::move(u));
+    if (!Flush()) return Outcome::Aborted();
+    if (delay) {
+      Emit(StepEvent::Kind::kRetrying, node.name, id, attempt, ms,
+           error.name + ": " + error.message + " (next attempt in " + std::to_string(*delay) + "s)");
+      return Outcome::Suspended();
+    }
+    Emit(StepEvent::Kind::kFailed, node.name, id, attempt, ms, error.name + ": " + error.message);
+    return Outcome::Failed(error);
+  }
+
+  std::string WorkflowDir() const {
+    const std::string& file = def_.file();
+    auto slash = file.rfind('/');
+    return slash == std::string::npos ? "." : file.substr(0, slash);
+  }
+
+  // ---- waits and callbacks ----
+
+  Outcome RunWait(const GraphNode& node, Frame& f, const std::string& id) {
+    const Step& s = *node.step;
+    const Operation* op = Find(id, OperationType::kWait, kSubTypeWait, node.operation.name);
+    if (aborted()) return Outcome::Aborted();
+    if (op) {
+      if (op->status == OperationStatus::kStarted) return Outcome::Suspended();
+      return Outcome::Done(nullptr);
+    }
+    int64_t seconds = 0;
+    if (s.wait.duration.value) {
+      seconds = CeilSeconds(s.wait.duration.value->millis);
+    } else {
+      const std::string& ptr = s.wait.duration.present() ? s.wait.duration.path : s.wait.until_path;
+      const json& raw = s.wait.duration.present() ? s.wait.duration.raw : s.wait.until;
+      auto v = Render(raw, ptr, f.ctx);
+      if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+      if (s.wait.duration.present()) {
+        Result<Duration> d = v->is_number() ? DurationFromSeconds(v->get<double>())
+                             : v->is_string() ? ParseDuration(v->get<std::string>())
+                                              : Result<Duration>(MakeError("duration", "not a duration"));
+        if (!d.ok()) return Outcome::Failed({"Cairn.InvalidWait", d.error().message, *v});
+        seconds = CeilSeconds(d->millis);
+      } else {
+        auto until = P::TimestampFromJson(*v);
+        if (!until.ok()) return Outcome::Failed({"Cairn.InvalidWait", until.error().message, *v});
+        seconds = CeilSeconds(*until - options_.clock->NowMillis());
+      }
+    }
+    seconds = std::min(seconds, P::kMaxDelaySeconds);
+    OperationUpdate u = Update(id, f.parent_id, node.operation.name, OperationType::kWait,
+                               kSubTypeWait, OperationAction::kStart);
+    u.wait_seconds = seconds;
+    Queue(std::move(u));
+    if (!Flush()) return Outcome::Aborted();
+    Emit(StepEvent::Kind::kWaiting, node.name, id, 0, 0, std::to_string(seconds) + "s");
+    return Outcome::Suspended();
+  }
+
+  void AddCallbackOptions(OperationUpdate& u, const CallbackSpec& spec) const {
+    if (spec.timeout.value) u.callback_timeout_seconds = CeilSeconds(spec.timeout.value->millis);
+    if (spec.heartbeat.value) {
+      u.callback_heartbeat_timeout_seconds = CeilSeconds(spec.heartbeat.value->millis);
+    }
+  }
+
+  static WorkflowError CallbackError(const Operation& op) {
+    if (op.status == OperationStatus::kTimedOut) {
+      WorkflowError e = FromErrorObject(op.error);
+      if (e.name != "Callback.Heartbeat") e.name = "Callback.Timeout";
+      if (e.message.empty()) e.message = "the callback was not completed in time";
+      return e;
+    }
+    json data = nullptr;
+    if (op.error) {
+      data = {{"errorType", op.error->type}, {"errorMessage", op.error->message},
+              {"errorData", op.error->data ? ParsePayload(op.error->data) : json()}};
+    }
+    std::string message = op.error ? op.error->message : "the callback was failed";
+    if (op.error && !op.error->type.empty()) message = op.error->type + ": " + message;
+    return WorkflowError{"Callback.Failed", message, data};
+  }
+
+  // `callback:` creates a callback and goes on; its value is {id}.
+  Outcome RunCallback(const GraphNode& node, Frame& f, const std::string& id) {
+    const Step& s = *node.step;
+    const std::string name = CallbackName(node, f);
+    const Operation* op = Find(id, OperationType::kCallback, kSubTypeCallback, name);
+    if (aborted()) return Outcome::Aborted();
+    if (!op) {
+      OperationUpdate u = Update(id, f.parent_id, name, OperationType::kCallback, kSubTypeCallback,
+                                 OperationAction::kStart);
+      AddCallbackOptions(u, s.callback);
+      Queue(std::move(u));
+      if (!Flush()) return Outcome::Aborted();
+      op = Find(id, OperationType::kCallback, kSubTypeCallback, name);
+      if (!op || !op->callback_id) return Protocol("the service made no CallbackId for " + id);
+      Emit(StepEvent::Kind::kCallbackWaiting, node.name, id, 0, 0, *op->callback_id);
+    }
+    return Outcome::Done(json{{"id", op->callback_id.value_or("")}});
+  }
+
+  // The Name of a `callback:` step's operation: its `name:` (rendered), else
+  // the step name.
+  std::string CallbackName(const GraphNode& node, const Frame& f) {
+    const Step& s = *node.step;
+    std::string ptr = PointerAppend(PointerAppend(s.path, "callback"), "name");
+    const json& root = def_.document.root();
+    json::json_pointer jp(ptr);
+    if (!root.contains(jp)) return node.operation.name;
+    auto v = Render(root.at(jp), ptr, f.ctx);
+    return v.ok() ? AsText(*v) : node.operation.name;
+  }
+
+  Outcome Protocol(std::string message) {
+    invocation_error_ = MakeError("engine", std::move(message));
+    return Outcome::Aborted();
+  }
+
+  Outcome RunAwait(const GraphNode& node, Frame& f) {
+    NodeId source = node.operation.reads;
+    std::string cb_id;
+    for (Frame* fr = &f; fr && cb_id.empty(); fr = fr->outer) {
+      auto it = fr->last_operation.find(source);
+      if (it != fr->last_operation.end()) cb_id = it->second;
+    }
+    auto it = ops_.find(cb_id);
+    if (cb_id.empty() || it == ops_.end()) {
+      return Outcome::Failed({"Cairn.CallbackNotCreated",
+                              "await '" + g_.node(source).name + "': the callback was not created",
+                              nullptr});
+    }
+    const Operation& op = it->second;
+    if (op.status == OperationStatus::kStarted) return Outcome::Suspended();
+    if (op.status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op.result));
+    return Outcome::Failed(CallbackError(op));
+  }
+
+  // An action with waitForCallback (the action is the submitter), or a
+  // waitForCallback step alone: a WaitForCallback CONTEXT holding the CALLBACK
+  // (and the submitter STEP).
+  Outcome RunWaitForCallback(const GraphNode& node, Frame& f, const std::string& id) {
+    const Step& s = *node.step;
+    const std::string& name = node.operation.name;
+    const Operation* ctx_op = Find(id, OperationType::kContext, kSubTypeWaitForCallback, name);
+    if (aborted()) return Outcome::Aborted();
+    if (ctx_op && ctx_op->status == OperationStatus::kSucceeded) {
+      return Outcome::Done(ParsePayload(ctx_op->result));
+    }
+    if (ctx_op && ctx_op->status != OperationStatus::kStarted) {
+      return Outcome::Failed(FromErrorObject(ctx_op->error));
+    }
+    const ChildOperation* cb_child = nullptr;
+    const ChildOperation* sub_child = nullptr;
+    for (const auto& c : node.operation.children) {
+      if (c.role == ChildRole::kCallback) cb_child = &c;
+      if (c.role == ChildRole::kSubmitter) sub_child = &c;
+    }
+    std::string cb_id = ChildOperationId(id, *cb_child);
+    if (!ctx_op) {
+      Queue(Update(id, f.parent_id, name, OperationType::kContext, kSubTypeWaitForCallback,
+                   OperationAction::kStart));
+    }
+    const Operation* cb = Find(cb_id, OperationType::kCallback, kSubTypeCallback, "");
+    if (aborted()) return Outcome::Aborted();
+    const CallbackSpec& spec = s.wait_for_callback ? *s.wait_for_callback : s.callback;
+    if (!cb) {
+      OperationUpdate u =
+          Update(cb_id, id, "", OperationType::kCallback, kSubTypeCallback, OperationAction::kStart);
+      AddCallbackOptions(u, spec);
+      Queue(std::move(u));
+      if (!Flush()) return Outcome::Aborted();
+      cb = Find(cb_id, OperationType::kCallback, kSubTypeCallback, "");
+      if (!cb || !cb->callback_id) return Protocol("the service made no CallbackId for " + cb_id);
+    }
+    json submitted;
+    if (sub_child) {
+      json ctx = f.ctx;
+      ctx["callback"] = {{"id", cb->callback_id.value_or("")}};
+      std::string sub_id = ChildOperationId(id, *sub_child);
+      Outcome sub = RunAction(node, sub_id, id, "", s.action, ctx);
+      if (sub.flow == Flow::kSuspended || sub.flow == Flow::kAborted) return sub;
+      if (sub.flow == Flow::kFailed) return CloseContext(node, f, id, name, kSubTypeWaitForCallback, sub);
+      submitted = std::move(sub.value);
+    }
+    cb = Find(cb_id, OperationType::kCallback, kSubTypeCallback, "");
+    if (!cb) return Protocol("callback " + cb_id + " disappeared");
+    if (cb->status == OperationStatus::kStarted) {
+      Emit(StepEvent::Kind::kCallbackWaiting, node.name, id, 0, 0, cb->callback_id.value_or(""));
+      return Outcome::Suspended();
+    }
+    if (cb->status == OperationStatus::kSucceeded) {
+      json result = ParsePayload(cb->result);
+      json value = sub_child ? json{{"result", std::move(result)}, {"submitted", std::move(submitted)}}
+                             : std::move(result);
+      return CloseContext(node, f, id, name, kSubTypeWaitForCallback, Outcome::Done(std::move(value)));
+    }
+    return CloseContext(node, f, id, name, kSubTypeWaitForCallback,
+                        Outcome::Failed(CallbackError(*cb)));
+  }
+
+  // Records the end of a CONTEXT operation with the outcome of its body.
+  Outcome CloseContext(const GraphNode& node, Frame& f, const std::string& id,
+                       const std::string& name, const std::string& sub_type, Outcome o,
+                       const std::string& parent_override = {}, bool use_override = false) {
+    const std::string& parent = use_override ? parent_override : f.parent_id;
+    if (o.flow == Flow::kDone) {
+      std::string payload = o.value.dump();
+      if (payload.size() > P::kMaxOperationPayloadBytes) {
+        o = Outcome::Failed({"Cairn.PayloadTooLarge",
+                             "the result of '" + node.name + "' is " + std::to_string(payload.size()) +
+                                 " bytes; at most " + std::to_string(P::kMaxOperationPayloadBytes) +
+                                 " can be checkpointed",
+                             nullptr});
+      } else {
+        OperationUpdate u = Update(id, parent, name, OperationType::kContext, sub_type,
+                                   OperationAction::kSucceed);
+        u.payload = std::move(payload);
+        Queue(std::move(u));
+        if (!Flush()) return Outcome::Aborted();
+        return o;
+      }
+    }
+    OperationUpdate u =
+        Update(id, parent, name, OperationType::kContext, sub_type, OperationAction::kFail);
+    u.error = ToErrorObject(o.error);
+    Queue(std::move(u));
+    if (!Flush()) return Outcome::Aborted();
+    return o;
+  }
+
+  // ---- poll ----
+
+  Outcome RunPoll(const GraphNode& node, Frame& f, const std::string& id) {
+    const Step& s = *node.step;
+    const PollSpec& p = s.poll;
+    const std::string& name = node.operation.name;
+    const Operation* op = Find(id, OperationType::kStep, kSubTypeWaitForCondition, name);
+    if (aborted()) return Outcome::Aborted();
+    int attempt = 1;
+    if (op) {
+      switch (op->status) {
+        case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
+        case OperationStatus::kFailed: return Outcome::Failed(FromErrorObject(op->error));
+        case OperationStatus::kPending: return Outcome::Suspended();
+        case OperationStatus::kReady:
+        case OperationStatus::kStarted: attempt = op->attempt.value_or(0) + 1; break;
+        default: return Outcome::Failed(FromErrorObject(op->error));
+      }
+    }
+    int64_t now = options_.clock->NowMillis();
+    int64_t started = op && op->start_timestamp ? *op->start_timestamp : now;
+    if (!op || op->status != OperationStatus::kStarted) {
+      Queue(Update(id, f.parent_id, name, OperationType::kStep, kSubTypeWaitForCondition,
+                   OperationAction::kStart));
+    }
+    Emit(StepEvent::Kind::kStarted, node.name, id, attempt);
+    int64_t t0 = options_.clock->MonotonicNanos();
+    json ctx = f.ctx;
+    ctx["attempt"] = attempt;
+    auto params = Render(p.check.params, p.check.path, ctx);
+    actions::ActionOutcome outcome =
+        params.ok() ? actions_->Run(actions::ActionRequest{p.check.type, std::move(*params), id, attempt,
+                                                          s.timeout.value, WorkflowDir()})
+                    : actions::ActionOutcome::Failure("Cairn.Expression", params.error().ToString());
+    int64_t ms = (options_.clock->MonotonicNanos() - t0) / 1'000'000;
+    if (!outcome.ok) {
+      return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition, outcome.error,
+                         attempt, ms);
+    }
+    auto done = Render(p.until, p.until_path, outcome.result);
+    if (!done.ok()) {
+      return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition,
+                         ExpressionError(done.error()), attempt, ms);
+    }
+    json value = std::move(outcome.result);
+    if (Truthy(*done)) {
+      if (s.result) {
+        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value);
+        if (!shaped.ok()) {
+          return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition,
+                             ExpressionError(shaped.error()), attempt, ms);
+        }
+        value = std::move(*shaped);
+      }
+      OperationUpdate u = Update(id, f.parent_id, name, OperationType::kStep,
+                                 kSubTypeWaitForCondition, OperationAction::kSucceed);
+      u.payload = value.dump();
+      Queue(std::move(u));
+      if (!Flush()) return Outcome::Aborted();
+      Emit(StepEvent::Kind::kSucceeded, node.name, id, attempt, ms);
+      return Outcome::Done(std::move(value));
+    }
+    // Not yet: schedule the next check, unless out of attempts or time.
+    double interval = p.interval.value ? static_cast<double>(p.interval.value->millis) : 5000;
+    double delay = interval * std::pow(p.backoff_rate, attempt - 1);
+    if (p.backoff_max.value) delay = std::min(delay, static_cast<double>(p.backoff_max.value->millis));
+    int64_t delay_s = CeilSeconds(static_cast<int64_t>(std::min(delay, 1e12)));
+    std::optional<int64_t> max_attempts;
+    if (p.max_attempts.is_number_integer()) max_attempts = p.max_attempts.get<int64_t>();
+    bool out_of_attempts = max_attempts && attempt >= *max_attempts;
+    bool out_of_time = p.timeout.value && now + delay_s * 1000 - started > p.timeout.value->millis;
+    if (out_of_attempts || out_of_time) {
+      WorkflowError e{"Cairn.Timeout",
+                      out_of_attempts ? "the condition was not met after " + std::to_string(attempt) + " checks"
+                                      : "the condition was not met within " + p.timeout.value->ToString(),
+                      value};
+      OperationUpdate u = Update(id, f.parent_id, name, OperationType::kStep,
+                                 kSubTypeWaitForCondition, OperationAction::kFail);
+      u.error = ToErrorObject(e);
+      Queue(std::move(u));
+      if (!Flush()) return Outcome::Aborted();
+      Emit(StepEvent::Kind::kFailed, node.name, id, attempt, ms, e.message);
+      return Outcome::Failed(e);
+    }
+    OperationUpdate u = Update(id, f.parent_id, name, OperationType::kStep, kSubTypeWaitForCondition,
+                               OperationAction::kRetry);
+    u.payload = value.dump();
+    u.next_attempt_delay_seconds = delay_s;
+    Queue(std::move(u));
+    if (!Flush()) return Outcome::Aborted();
+    Emit(StepEvent::Kind::kRetrying, node.name, id, attempt, ms,
+         "condition not met; next check in " + std::to_string(delay_s) + "s");
+    return Outcome::Suspended();
+  }
+
+  // ---- switch and group ----
+
+  Outcome RunSwitch(const GraphNode& node, Frame& f) {
+    const Step& s = *node.step;
+    for (size_t i = 0; i < s.cases.size(); ++i) {
+      const SwitchCase& c = s.cases[i];
+      auto cond = Render(c.condition, PointerAppend(c.path, "if"), f.ctx);
+      if (!cond.ok()) return Outcome::Failed(ExpressionError(cond.error()));
+      if (!Truthy(*cond)) continue;
+      if (c.fail) return Outcome::Failed(RenderFail(*c.fail, f.ctx));
+      Outcome o = Outcome::Done(nullptr);
+      if (c.has_succeed) {
+        auto v = Render(c.succeed, PointerAppend(c.path, "succeed"), f.ctx);
+        if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+        o = Outcome::Done(std::move(*v));
+        o.explicit_succeed = true;
+      } else if (c.has_steps) {
+        // A case body runs in the switch's frame: same parent, same context.
+        for (ScopeId sc : node.child_scopes) {
+          const GraphScope& scope = g_.scope(sc);
+          if (scope.kind == ScopeKind::kCaseBody && scope.index == static_cast<int>(i)) {
+            o = RunScope(sc, f);
+            break;
+          }
+        }
+        if (o.flow != Flow::kDone) return o;
+        o.explicit_succeed = false;
+      }
+      o.case_index = static_cast<int>(i);
+      return o;
+    }
+    return Outcome::Done(nullptr);
+  }
+
+  Outcome RunGroup(const GraphNode& node, Frame& f, const std::string& id) {
+    const std::string& name = node.operation.name;
+    const std::string& sub_type = node.operation.sub_type;
+    const Operation* op = Find(id, OperationType::kContext, sub_type, name);
+    if (aborted()) return Outcome::Aborted();
+    if (op && op->status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op->result));
+    if (op && op->status != OperationStatus::kStarted) return Outcome::Failed(FromErrorObject(op->error));
+    if (!op) Queue(Update(id, f.parent_id, name, OperationType::kContext, sub_type, OperationAction::kStart));
+    Frame inner{id, f.ctx, {}, {}, &f};
+    Outcome o = RunScope(node.child_scopes.at(0), inner);
+    if (o.flow == Flow::kSuspended || o.flow == Flow::kAborted) return o;
+    o.explicit_succeed = false;
+    return CloseContext(node, f, id, name, sub_type, std::move(o));
+  }
+
+  // ---- parallel and map ----
+
+  std::optional<double> PolicyNumber(const json& raw, const std::string& pointer, const json& ctx,
+                                     WorkflowError* error) const {
+    if (raw.is_null()) return std::nullopt;
+    auto v = Render(raw, pointer, ctx);
+    if (!v.ok() || !v->is_number()) {
+      *error = {"Cairn.InvalidPolicy", pointer + ": expected a number", v.ok() ? *v : json()};
+      return std::nullopt;
+    }
+    return v->get<double>();
+  }
+
+  Outcome RunBatch(const GraphNode& node, Frame& f, const std::string& id) {
+    const Step& s = *node.step;
+    const bool is_map = node.kind == StepKind::kMap;
+    const std::string& name = node.operation.name;
+    const std::string& sub_type = node.operation.sub_type;
+    const Operation* op = Find(id, OperationType::kContext, sub_type, name);
+    if (aborted()) return Outcome::Aborted();
+    bool has_tolerance = !s.policy.tolerated_failure_count.is_null() ||
+                         !s.policy.tolerated_failure_percentage.is_null();
+    if (op && op->status == OperationStatus::kSucceeded) {
+      return FromBatch(ParsePayload(op->result), has_tolerance);
+    }
+    if (op && op->status != OperationStatus::kStarted) return Outcome::Failed(FromErrorObject(op->error));
+
+    std::string kind_path = PointerAppend(s.path, is_map ? "map" : "parallel");
+    WorkflowError policy_error;
+    auto max_conc = PolicyNumber(s.policy.max_concurrency, PointerAppend(kind_path, "maxConcurrency"), f.ctx, &policy_error);
+    auto tol_count = PolicyNumber(s.policy.tolerated_failure_count, PointerAppend(kind_path, "toleratedFailureCount"), f.ctx, &policy_error);
+    auto tol_pct = PolicyNumber(s.policy.tolerated_failure_percentage, PointerAppend(kind_path, "toleratedFailurePercentage"), f.ctx, &policy_error);
+    auto min_ok = PolicyNumber(s.policy.min_successful, PointerAppend(kind_path, "minSuccessful"), f.ctx, &policy_error);
+    if (!policy_error.name.empty()) return Outcome::Failed(policy_error);
+    if (max_conc && *max_conc < 1) {
+      return Outcome::Failed({"Cairn.InvalidPolicy", "maxConcurrency must be at least 1", *max_conc});
+    }
+
+    json items = json::array();
+    size_t total = s.branches.size();
+    if (is_map) {
+      auto v = Render(s.map_items, s.map_items_path, f.ctx);
+      if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+      if (!v->is_array()) {
+        return Outcome::Failed({"Cairn.InvalidItems", "map items must be a list, got " + v->dump(), *v});
+      }
+      items = std::move(*v);
+      total = items.size();
+    }
+    if (!op) Queue(Update(id, f.parent_id, name, OperationType::kContext, sub_type, OperationAction::kStart));
+
+    struct Unit {
+      std::string status = "NOT_STARTED";
+      json result;
+      WorkflowError error;
+    };
+    std::vector<Unit> units(total);
+    size_t succeeded = 0, failed = 0, waiting = 0;
+    std::string reason;
+    for (size_t i = 0; i < total && reason.empty(); ++i) {
+      const ChildOperation& child = node.operation.children.at(is_map ? 0 : i);
+      std::string cid = ChildOperationId(id, child, i);
+      const Operation* cop = Find(cid, OperationType::kContext, child.sub_type, child.name);
+      if (aborted()) return Outcome::Aborted();
+      Outcome o;
+      if (cop && cop->status == OperationStatus::kSucceeded) {
+        o = Outcome::Done(ParsePayload(cop->result));
+      } else if (cop && cop->status != OperationStatus::kStarted) {
+        o = Outcome::Failed(FromErrorObject(cop->error));
+      } else {
+        if (max_conc && waiting >= static_cast<size_t>(*max_conc)) continue;  // next invocation
+        if (!cop) {
+          Queue(Update(cid, id, child.name, OperationType::kContext, child.sub_type,
+                       OperationAction::kStart));
+        }
+        Frame inner{cid, f.ctx, {}, {}, &f};
+        if (is_map) {
+          inner.ctx["item"] = items[i];
+          inner.ctx["index"] = i;
+        }
+        o = RunScope(child.scope, inner);
+        if (o.flow == Flow::kAborted) return o;
+        if (o.flow == Flow::kSuspended) {
+          units[i].status = "STARTED";
+          ++waiting;
+          continue;
+        }
+        o.explicit_succeed = false;
+        o = CloseContext(node, f, cid, child.name, child.sub_type, std::move(o), id, true);
+        if (o.flow == Flow::kAborted) return o;
+      }
+      if (o.flow == Flow::kDone) {
+        units[i] = {"SUCCEEDED", std::move(o.value), {}};
+        ++succeeded;
+      } else {
+        units[i] = {"FAILED", nullptr, std::move(o.error)};
+        ++failed;
+      }
+      size_t completed = succeeded + failed;
+      if (tol_count && static_cast<double>(failed) > *tol_count) reason = "FAILURE_TOLERANCE_EXCEEDED";
+      if (tol_pct && total > 0 && 100.0 * static_cast<double>(failed) / static_cast<double>(total) > *tol_pct) {
+        reason = "FAILURE_TOLERANCE_EXCEEDED";
+      }
+      if (reason.empty() && min_ok && static_cast<double>(succeeded) >= *min_ok) reason = "MIN_SUCCESSFUL_REACHED";
+      (void)completed;
+    }
+    if (reason.empty()) {
+      if (succeeded + failed < total) return Outcome::Suspended();
+      reason = "ALL_COMPLETED";
+    }
+    json results = is_map ? json::array() : json::object();
+    json list = json::array();
+    for (size_t i = 0; i < total; ++i) {
+      json entry = {{"index", i}, {"status", units[i].status}};
+      if (!is_map) entry["name"] = s.branches[i].name;
+      if (units[i].status == "SUCCEEDED") entry["result"] = units[i].result;
+      if (units[i].status == "FAILED") entry["error"] = ErrorJson(units[i].error);
+      list.push_back(std::move(entry));
+      if (is_map) {
+        results.push_back(units[i].result);
+      } else {
+        results[s.branches[i].name] = units[i].result;
+      }
+    }
+    json batch = {{"results", std::move(results)},
+                  {"items", std::move(list)},
+                  {"completionReason", reason},
+                  {"status", failed > 0 ? "FAILED" : "SUCCEEDED"},
+                  {"successCount", succeeded},
+                  {"failureCount", failed},
+                  {"totalCount", succeeded + failed}};
+    Outcome closed = CloseContext(node, f, id, name, sub_type, Outcome::Done(batch));
+    if (closed.flow != Flow::kDone) return closed;
+    return FromBatch(std::move(batch), has_tolerance);
+  }
+
+  // The step's outcome from its batch result: it fails with the first
+  // failure when the tolerance was exceeded, or when no tolerance was set and
+  // anything failed.
+  static Outcome FromBatch(json batch, bool has_tolerance) {
+    bool fails = batch.value("completionReason", "") == "FAILURE_TOLERANCE_EXCEEDED" ||
+                 (!has_tolerance && batch.value("failureCount", 0) > 0);
+    if (!fails) return Outcome::Done(std::move(batch));
+    WorkflowError e{"Cairn.BatchFailed", "a branch or item failed", nullptr};
+    for (const auto& item : batch["items"]) {
+      if (item.value("status", "") == "FAILED") {
+        e.name = item["error"].value("error", e.name);
+        e.message = item["error"].value("message", e.message);
+        break;
+      }
+    }
+    e.data = std::move(batch);
+    return Outcome::Failed(std::move(e));
+  }
+
+  const StepGraph& g_;
+  const WorkflowDefinition& def_;
+  const expr::ExpressionTable& table_;
+  std::string arn_;
+  std::string token_;
+  backend::CheckpointClient& client_;
+  actions::ActionRunner* actions_;
+  const EngineOptions& options_;
+  std::string next_marker_;
+  std::mt19937_64 rng_;
+
+  std::optional<Operation> execution_;
+  std::unordered_map<std::string, Operation> ops_;
+  std::unordered_set<std::string> unseen_;
+  std::vector<OperationUpdate> pending_;
+  std::optional<Error> invocation_error_;
+  std::optional<WorkflowError> execution_error_;
+};
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const StepGraph> graph, actions::ActionRunner* actions,
+               EngineOptions options)
+    : graph_(std::move(graph)), actions_(actions), options_(std::move(options)) {}
+
+Result<protocol::InvocationOutput> Engine::Invoke(const protocol::Invocation& invocation,
+                                                  backend::CheckpointClient& client) {
+  Run run(*graph_, invocation, client, actions_, options_);
+  return run.Go();
+}
+
+Result<json> ResolveParams(const WorkflowDefinition& def,
+                           const std::function<const char*(const char*)>& getenv) {
+  json params = json::object();
+  for (const auto& p : def.params) {
+    if (!p.env) {
+      params[p.name] = p.value;
+      continue;
+    }
+    const char* raw = getenv(p.env->c_str());
+    if (!raw) {
+      if (!p.has_default) {
+        return MakeError("params", "the environment variable " + *p.env + " is not set",
+                         "param '" + p.name + "'");
+      }
+      params[p.name] = p.value;
+      continue;
+    }
+    auto convert = [&](const std::string& text) -> Result<json> {
+      if (p.type == "string") return json(text);
+      if (p.type == "json") {
+        json v = json::parse(text, nullptr, false);
+        if (v.is_discarded()) return MakeError("params", *p.env + " is not valid JSON", "param '" + p.name + "'");
+        return v;
+      }
+      if (p.type == "boolean") {
+        if (text == "true") return json(true);
+        if (text == "false") return json(false);
+        return MakeError("params", *p.env + "='" + text + "' is not true or false", "param '" + p.name + "'");
+      }
+      json v = json::parse(text, nullptr, false);
+      if (v.is_discarded() || !v.is_number() || (p.type == "integer" && !v.is_number_integer())) {
+        return MakeError("params", *p.env + "='" + text + "' is not " + (p.type == "integer" ? "an integer" : "a number"),
+                         "param '" + p.name + "'");
+      }
+      return v;
+    };
+    std::string text = raw;
+    if (p.split) {
+      json list = json::array();
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t end = p.split->empty() ? std::string::npos : text.find(*p.split, start);
+        std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (!part.empty()) {
+          auto v = convert(part);
+          if (!v.ok()) return v.error();
+          list.push_back(std::move(*v));
+        }
+        if (end == std::string::npos) break;
+        start = end + p.split->size();
+      }
+      params[p.name] = std::move(list);
+    } else {
+      auto v = convert(text);
+      if (!v.ok()) return v.error();
+      params[p.name] = std::move(*v);
+    }
+  }
+  return params;
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,88 @@
+// The engine: runs one invocation of a durable execution of a compiled
+// workflow. It replays the operations recorded so far, advances the step
+// graph, runs what is due, records progress through the backend's
+// CheckpointClient, and returns SUCCEEDED, FAILED or PENDING.
+//
+// The engine is a pure function of (graph, recorded operations, action
+// outcomes): it keeps nothing between invocations, so a crash at any moment
+// loses nothing that was checkpointed, and the same workflow behaves the same
+// on the local backend and on AWS Lambda.
+//
+// Semantics (LANGUAGE.md, PROTOCOL.md › Replay rules):
+//  * An operation is identified by OperationId(parent, step name, visit);
+//    one recorded under that id with another type, subtype or name fails the
+//    execution with Cairn.NonDeterministic (never PENDING).
+//  * Action steps are STEP operations: START and the result are checkpointed
+//    together before the next step starts (at least once per retry), or
+//    START is made durable before the action runs (atMostOncePerRetry: an
+//    interrupted attempt fails with Cairn.Interrupted instead of re-running).
+//    Retries are STEP RETRY with NextAttemptDelaySeconds: never an
+//    in-process sleep.
+//  * Parallel and map run their branches/items in child contexts; the
+//    Parallel/Map context succeeds with a batch result
+//    {results, items, completionReason, status, successCount, failureCount,
+//    totalCount}; when the completion policy's failure tolerance is exceeded
+//    the step then fails with the first branch/item error (data = the batch
+//    result). Branches run one after another in this process; a branch that
+//    waits lets the next one start (up to maxConcurrency waiting at once).
+//  * set, switch, succeed, fail and `if:` checkpoint nothing: they are
+//    recomputed on replay from recorded results.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "actions/action.h"
+#include "backend/durable_backend.h"
+#include "compile/step_graph.h"
+#include "core/clock.h"
+
+namespace cairn::engine {
+
+// What the engine reports while it runs, for people watching (cairn run).
+// Only live work is reported, never replayed steps.
+struct StepEvent {
+  enum class Kind { kStarted, kSucceeded, kFailed, kRetrying, kWaiting, kCallbackWaiting, kLog };
+  Kind kind;
+  std::string step;           // step name
+  std::string operation_id;
+  int attempt = 0;
+  int64_t duration_ms = 0;    // kSucceeded, kFailed, kRetrying
+  std::string detail;         // error text, wait length, callback id, log message
+};
+
+struct EngineOptions {
+  const Clock* clock = &SystemClock::Instance();
+  // Resolved `params` of the workflow (ResolveParams); null means none.
+  nlohmann::json params = nlohmann::json::object();
+  // Called from the invoking thread; may be empty.
+  std::function<void(const StepEvent&)> on_event;
+};
+
+// Resolves a workflow's params from the environment: {env: NAME} reads NAME
+// (with split and type), a literal is itself. A required variable that is
+// not set is an Error naming it. `getenv` is injected (tests, Lambda).
+Result<nlohmann::json> ResolveParams(const WorkflowDefinition& def,
+                                     const std::function<const char*(const char*)>& getenv);
+
+// Runs invocations of one compiled workflow. Thread-safe: Invoke may run
+// concurrently for different executions.
+class Engine final : public backend::Invoker {
+ public:
+  Engine(std::shared_ptr<const StepGraph> graph, actions::ActionRunner* actions,
+         EngineOptions options);
+
+  Result<protocol::InvocationOutput> Invoke(const protocol::Invocation& invocation,
+                                            backend::CheckpointClient& client) override;
+
+  const StepGraph& graph() const { return *graph_; }
+
+ private:
+  std::shared_ptr<const StepGraph> graph_;
+  actions::ActionRunner* actions_;
+  EngineOptions options_;
+};
+
+}  // namespace cairn::engine
