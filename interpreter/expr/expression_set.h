@@ -1,0 +1,143 @@
+// ExpressionSet: all runtime expressions of a workflow, compiled together
+// with ONE jq_compile and evaluated against a context.
+//
+// Why together: jq 1.6 re-parses and re-binds its whole builtin library on
+// every jq_compile (~16 ms of CPU each, independent of the program), so
+// compiling 50 expressions one by one costs ~0.8 s. The set compiles one jq
+// program:
+//
+//   <sandbox prelude: shadows env, input, now, ...>  {} as $ENV |
+//   .[0] as $__cairn_i | .[1] |
+//   if $__cairn_i < 2 then
+//     if $__cairn_i < 1 then def __cairn_e0:
+//   <expression 0>
+//   ;
+//   __cairn_e0 else def __cairn_e1:
+//   ...
+//
+// and evaluates expression i by running it on [i, context]: a balanced tree
+// of `if`s (O(log n)) reaches a leaf that defines and calls expression i.
+// Before combining, each expression is checked on its own (brackets and
+// strings balanced, every `;` at its top level ends a `def` of its own, no
+// reserved `__cairn_` names), so it cannot end its `def` early and change
+// another. If the combined compile fails, jq's error positions (lines of the
+// combined program) say which expression is at fault; it is set aside and
+// the rest compiled again (a syntax error costs ~0.2 ms a try, as jq stops
+// before binding builtins; "not defined" errors are all reported by one
+// try). When jq gives no usable position the set is bisected. A clean set
+// costs exactly one jq_compile.
+//
+// Values: the context is converted to jq's jv tree directly (no text round
+// trip). jq 1.6 numbers are IEEE doubles: integers beyond 2^53 lose precision
+// (2^53+1 comes back as 2^53); integral results within int64 (or uint64)
+// come back as JSON integers, others as floats; NaN becomes null and
+// ±infinity ±DBL_MAX, as jq prints them. Object keys come back sorted
+// (nlohmann::json), whatever order jq built them in. Values nested deeper
+// than kMaxValueDepth are rejected.
+//
+// Limits of jq 1.6 that the caller must know: `error(null)` cannot be told
+// apart from no output. An expression can loop forever (`repeat(.)`, and
+// jq bugs: `indices("")`, `gsub(""; "x")` on any string) or allocate
+// without bound (`[range(1e9)]`, `.[1e9] = 1`), and nothing can interrupt
+// it; when an allocation fails jq prints to stderr and aborts the process.
+// jq 1.6 also reads `$HOME/.jq` on every compile and binds its definitions
+// ahead of the builtins: the host running cairn must not have one.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "expr/template.h"
+
+namespace cairn::expr {
+
+// Error code of every evaluation failure (it is the workflow error name too).
+inline constexpr char kExpressionErrorCode[] = "Cairn.Expression";
+
+// Deepest nesting of a context or result value that is converted.
+inline constexpr int kMaxValueDepth = 512;
+
+// Why one expression does not compile. To point at it in a workflow file:
+// position of the YAML scalar + TemplatePart::offset (where the expression
+// starts in the scalar's value) + offset (where the problem is in the
+// expression); exact for plain and unescaped single-line scalars.
+struct CompileIssue {
+  int index = 0;  // the expression, as returned by Add
+  // jq's words without "jq: error:" and jq's position, e.g. "syntax error,
+  // unexpected INVALID_CHARACTER", "foo/1 is not defined", "$x is not
+  // defined", "syntax error, unexpected end of expression", or cairn's own
+  // checks: "`(` is not closed", "string literal is not terminated".
+  std::string message;
+  // Byte offset in the expression's source where jq or the check places the
+  // problem (for "unexpected end of expression": the source's size); unset
+  // when jq gave no position.
+  std::optional<size_t> offset;
+};
+
+// A template whose expression parts are registered in an ExpressionSet.
+struct TemplateProgram {
+  Template source;
+  std::vector<int> indices;  // per part of source: the expression's index, or -1 for a literal
+};
+
+class ExpressionSet {
+ public:
+  ExpressionSet();
+  ~ExpressionSet();
+  ExpressionSet(ExpressionSet&&) noexcept;
+  ExpressionSet& operator=(ExpressionSet&&) noexcept;
+
+  // Registers a jq program (the text between `${` and `}`) and returns its
+  // index (0, 1, 2, ... in order of registration).
+  // REQUIRES: Compile() has not been called.
+  int Add(std::string jq_source);
+
+  // Registers every expression part of `tmpl`.
+  // REQUIRES: Compile() has not been called.
+  TemplateProgram AddTemplate(Template tmpl);
+
+  // Compiles every registered expression. Returns one issue per expression
+  // that does not compile, sorted by index; empty when all compiled. An
+  // expression with an issue fails every Evaluate.
+  // REQUIRES: Compile() has not been called. Add, AddTemplate and Compile
+  // are not thread-safe: build and compile the set on one thread, then
+  // share it.
+  std::vector<CompileIssue> Compile();
+
+  // Runs expression `index` on `context` and returns its first output.
+  // Fails with code kExpressionErrorCode when the expression did not
+  // compile, jq raises an error (the message is jq's: a string error as is,
+  // any other error value as compact JSON), there is no output, or a value
+  // is too deep to convert. The error's context quotes the expression.
+  // REQUIRES: Compile() has been called; 0 <= index < size().
+  // Thread-safe: calls from any number of threads are serialized on one
+  // internal mutex (a jq_state runs one program at a time).
+  Result<nlohmann::json> Evaluate(int index, const nlohmann::json& context) const;
+
+  // The value of a template: for a single expression, its value; otherwise
+  // the parts joined as text, expression values inserted raw when strings
+  // and as compact JSON otherwise (a template without expressions is its
+  // literal text). Fails like Evaluate on the first failing expression.
+  // REQUIRES: as for Evaluate; `program` came from this set's AddTemplate.
+  // Thread-safe like Evaluate.
+  Result<nlohmann::json> Render(const TemplateProgram& program,
+                                const nlohmann::json& context) const;
+
+  int size() const;
+  // REQUIRES: 0 <= index < size().
+  const std::string& source(int index) const;
+
+  // How many times this set has called jq_compile (for tests).
+  int jq_compile_count() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::expr
