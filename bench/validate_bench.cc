@@ -1,0 +1,149 @@
+// Load + validate + compile of each workflow in workflows/.
+//
+// Measures, in one run:
+//  * in process (warm: the schema is parsed, the process is started):
+//    ValidateFile + CompileWorkflow per workflow;
+//  * one jq_compile (an ExpressionSet of one expression): what each further
+//    expression would cost if expressions were compiled one by one;
+//  * from a cold process: `cairn graph FILE` (start, load, validate with the
+//    embedded schema, compile jq, compile the graph, render) per workflow,
+//    the median of kColdRuns runs — against the target of 20 ms.
+#include <benchmark/benchmark.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <vector>
+
+#include "compile/compile.h"
+#include "core/clock.h"
+#include "expr/expression_set.h"
+#include "validate/validate.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr int kColdRuns = 21;
+constexpr double kColdTargetMs = 20.0;
+
+std::vector<std::string> Workflows() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(CAIRN_SOURCE_DIR "/workflows")) {
+    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void LoadValidateCompile(benchmark::State& state, const std::string& file) {
+  int expressions = 0;
+  for (auto _ : state) {
+    cairn::ValidationResult r = cairn::ValidateFile(file);
+    if (!r.ok()) {
+      state.SkipWithError("the workflow does not validate");
+      return;
+    }
+    expressions = r.expressions.set->size();
+    auto def = std::make_shared<const cairn::WorkflowDefinition>(std::move(r.definition));
+    auto table = std::make_shared<const cairn::expr::ExpressionTable>(std::move(r.expressions));
+    auto graph = cairn::CompileWorkflow(def, table);
+    benchmark::DoNotOptimize(graph);
+  }
+  state.counters["expressions"] = expressions;
+}
+
+void OneJqCompile(benchmark::State& state) {
+  for (auto _ : state) {
+    cairn::expr::ExpressionSet set;
+    set.Add(".steps.runTask.tasks[0].taskArn");
+    auto issues = set.Compile();
+    benchmark::DoNotOptimize(issues);
+  }
+}
+
+// Wall time of one `cairn graph FILE` process, in milliseconds.
+double ColdRunMs(const std::string& file) {
+  const auto& clock = cairn::SystemClock::Instance();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string binary = CAIRN_BINARY;
+  std::vector<char*> argv = {binary.data(), const_cast<char*>("graph"), const_cast<char*>(file.c_str()),
+                             nullptr};
+  int64_t t0 = clock.MonotonicNanos();
+  pid_t pid = 0;
+  if (posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  int64_t t1 = clock.MonotonicNanos();
+  posix_spawn_file_actions_destroy(&actions);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return static_cast<double>(t1 - t0) / 1e6;
+}
+
+// Collects the benchmark results by name while printing them as usual.
+class Collector : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> ms;
+  std::map<std::string, double> expressions;
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& run : runs) {
+      double per_iter_ns = run.GetAdjustedRealTime() *
+                           (run.time_unit == benchmark::kMillisecond   ? 1e6
+                            : run.time_unit == benchmark::kMicrosecond ? 1e3
+                                                                       : 1);
+      ms[run.benchmark_name()] = per_iter_ns / 1e6;
+      auto it = run.counters.find("expressions");
+      if (it != run.counters.end()) expressions[run.benchmark_name()] = it->second;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto files = Workflows();
+  for (const auto& f : files) {
+    std::string name = "LoadValidateCompile/" + std::filesystem::path(f).filename().string();
+    benchmark::RegisterBenchmark(name.c_str(), LoadValidateCompile, f)->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("OneJqCompile", OneJqCompile)->Unit(benchmark::kMillisecond);
+  benchmark::Initialize(&argc, argv);
+  Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+
+  double jq_ms = collector.ms["OneJqCompile"];
+  std::printf("\nFrom a cold process: `cairn graph FILE` (start, load, validate, compile), median of %d runs\n",
+              kColdRuns);
+  std::printf("%-28s %5s %10s %8s %10s %26s\n", "workflow", "exprs", "cold (ms)", "target", "warm (ms)",
+              "one-by-one jq would add");
+  bool all_met = true;
+  for (const auto& f : files) {
+    std::string base = std::filesystem::path(f).filename().string();
+    std::vector<double> runs;
+    for (int i = 0; i < kColdRuns; ++i) runs.push_back(ColdRunMs(f));
+    std::sort(runs.begin(), runs.end());
+    double median = runs[runs.size() / 2];
+    double exprs = collector.expressions["LoadValidateCompile/" + base];
+    double avoided = std::max(0.0, exprs - 1) * jq_ms;
+    bool met = median >= 0 && median < kColdTargetMs;
+    all_met = all_met && met;
+    std::printf("%-28s %5.0f %10.2f %8s %10.2f %14.0f x %.1f = %5.0f ms\n", base.c_str(), exprs, median,
+                met ? "< 20 ok" : "MISSED", collector.ms["LoadValidateCompile/" + base],
+                std::max(0.0, exprs - 1), jq_ms, avoided);
+  }
+  std::printf("\nOne jq_compile costs %.1f ms here; each workflow compiles all its expressions with one.\n",
+              jq_ms);
+  std::printf("Target (under %.0f ms per workflow from a cold process): %s\n", kColdTargetMs,
+              all_met ? "met for every workflow" : "MISSED for at least one workflow");
+  return 0;
+}

@@ -1,0 +1,1152 @@
+#include "backend/local/local_durable_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+#include "backend/local/operation_state_machine.h"
+#include "backend/local/random_ids.h"
+
+namespace cairn::backend::local {
+
+using protocol::CheckpointRequest;
+using protocol::CheckpointResponse;
+using protocol::ErrorObject;
+using protocol::ExecutionStatus;
+using protocol::InvocationOutput;
+using protocol::InvocationStatus;
+using protocol::Operation;
+using protocol::OperationStatus;
+using protocol::OperationType;
+using protocol::Timestamp;
+
+namespace {
+
+// Lambda's limit on an invocation's payload and response.
+constexpr size_t kMaxInvocationPayloadBytes = 6'291'456;
+constexpr size_t kMaxCallbackIdLength = 1024;
+constexpr size_t kMaxPageItems = 1000;
+
+bool IsNameToken(const std::string& s) { return IsValidOperationId(s); }
+
+bool IsCallbackId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxCallbackIdLength) return false;
+  size_t i = 0;
+  for (; i < id.size() && id[i] != '='; ++i) {
+    char c = id[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  if (i == 0) return false;
+  size_t pad = id.size() - i;
+  if (pad > 2) return false;
+  for (; i < id.size(); ++i) {
+    if (id[i] != '=') return false;
+  }
+  return true;
+}
+
+Error Retryable(const Error& e) {
+  return MakeError(std::string(kRetryableError), e.ToString(), "local durable service");
+}
+
+Error NotFound(const std::string& arn) {
+  return MakeError(std::string(kNotFoundError), "Durable execution not found: " + arn);
+}
+
+Error CallbackTimeout(const std::string& message) {
+  return MakeError(std::string(kCallbackTimeoutError), message);
+}
+
+bool IsPendingWork(const Operation& op) {
+  switch (op.type) {
+    case OperationType::kStep:
+      return op.status == OperationStatus::kPending || op.status == OperationStatus::kReady;
+    case OperationType::kWait:
+    case OperationType::kCallback:
+    case OperationType::kChainedInvoke:
+      return op.status == OperationStatus::kStarted;
+    default:
+      return false;
+  }
+}
+
+Result<int64_t> ParseMarker(const std::string& marker) {
+  if (marker.empty()) return int64_t{0};
+  int64_t v = 0;
+  for (char c : marker) {
+    if (c < '0' || c > '9' || v > (INT64_MAX - 9) / 10) {
+      return InvalidRequestError("Invalid Marker '" + marker.substr(0, 64) + "'");
+    }
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+// An execution that is running (or was, while an invocation of it finishes),
+// cached with its operations. Guarded by mu (except the flags set before it
+// is published).
+struct LocalDurableService::LiveExecution {
+  std::mutex mu;
+  bool loaded = false;
+  // Removed from live_: holders must look the execution up again.
+  bool evicted = false;
+  ExecutionRecord record;
+  std::vector<Operation> ops;  // creation order; the EXECUTION operation is not here
+  std::unordered_map<std::string, size_t> index;
+  // Operations changed since the last state delivered to the invocation.
+  std::vector<std::string> dirty;
+  std::unordered_set<std::string> dirty_set;
+
+  // The invocation in flight.
+  bool in_flight = false;
+  std::string token;  // "" = no valid token
+  std::string request_id;
+  Timestamp invocation_start = 0;
+  bool woken = false;  // something completed during the invocation
+
+  // The last successful checkpoint, for idempotent retries by ClientToken.
+  std::optional<std::string> last_client_token;
+  std::string last_request_token;
+  std::optional<CheckpointResponse> last_response;
+
+  bool running() const { return record.progress.status == ExecutionStatus::kRunning; }
+
+  const Operation* Find(const std::string& id) const {
+    auto it = index.find(id);
+    return it == index.end() ? nullptr : &ops[it->second];
+  }
+
+  void MarkDirty(const std::string& id) {
+    if (dirty_set.insert(id).second) dirty.push_back(id);
+  }
+};
+
+struct LocalDurableService::Locked {
+  std::shared_ptr<LiveExecution> exec;  // null: no such execution
+  std::unique_lock<std::mutex> lock;
+};
+
+// Everything one change of one execution writes.
+struct LocalDurableService::Mutation {
+  std::vector<Operation> ops;  // new states
+  std::vector<HistoryEvent> events;
+  std::vector<TimerRecord> timers_set;
+  std::vector<TimerKey> timers_cleared;
+  std::vector<CallbackRecord> callbacks;
+  std::vector<ExecutionRecord> new_executions;  // children (CHAINED_INVOKE)
+  ExecutionProgress progress;                   // the new progress
+  bool wake = false;                            // invoke after the commit
+};
+
+LocalDurableService::LocalDurableService(Store& store, const Clock& clock, Invoker* invoker,
+                                         LocalServiceOptions options)
+    : store_(store), clock_(clock), invoker_(invoker), options_(std::move(options)) {}
+
+LocalDurableService::~LocalDurableService() = default;
+
+Result<std::unique_ptr<LocalDurableService>> LocalDurableService::Create(
+    Store& store, const Clock& clock, Invoker* invoker, LocalServiceOptions options) {
+  std::unique_ptr<LocalDurableService> service(
+      new LocalDurableService(store, clock, invoker, std::move(options)));
+  if (auto st = service->Recover(); !st.ok()) return st.error();
+  return service;
+}
+
+Status LocalDurableService::Recover() {
+  auto timers = store_.GetTimers();
+  if (!timers.ok()) return timers.error();
+  ExecutionQuery q;
+  q.statuses = {ExecutionStatus::kRunning};
+  q.include_payloads = false;
+  q.limit = 1000;
+  std::vector<std::string> due;
+  for (;;) {
+    auto page = store_.FindExecutions(q);
+    if (!page.ok()) return page.error();
+    for (const auto& r : *page) {
+      if (r.progress.invoke_requested) due.push_back(r.arn);
+    }
+    if (page->size() < q.limit) break;
+    q.cursor = page->back().seq;
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& t : *timers) AddTimerLocked(t);
+  for (const auto& arn : due) MarkRunnableLocked(arn);
+  return {};
+}
+
+std::string LocalDurableService::FunctionArn(const std::string& function_name) const {
+  return "arn:aws:lambda:" + options_.region + ":" + options_.account +
+         ":function:" + function_name;
+}
+
+// ---- the cache ----
+
+Status LocalDurableService::Load(LiveExecution& x, const std::string& arn, bool& found) {
+  auto record = store_.GetExecution(arn);
+  if (!record.ok()) return record.error();
+  found = record->has_value();
+  if (!found) return {};
+  x.record = std::move(**record);
+  auto ops = store_.GetOperations(arn);
+  if (!ops.ok()) return ops.error();
+  x.ops.reserve(ops->size());
+  for (auto& r : *ops) {
+    x.index[r.operation.id] = x.ops.size();
+    x.ops.push_back(std::move(r.operation));
+  }
+  return {};
+}
+
+Result<LocalDurableService::Locked> LocalDurableService::Acquire(const std::string& arn) {
+  for (;;) {
+    std::shared_ptr<LiveExecution> x;
+    bool loader = false;
+    {
+      std::lock_guard lock(mu_);
+      auto it = live_.find(arn);
+      if (it != live_.end()) {
+        x = it->second;
+      } else {
+        x = std::make_shared<LiveExecution>();
+        // Uncontended: nobody else can see it yet. Taking it under mu_ is
+        // the one exception to the lock order, and cannot block.
+        x->mu.lock();
+        loader = true;
+        live_.emplace(arn, x);
+      }
+    }
+    std::unique_lock<std::mutex> lock = loader
+                                            ? std::unique_lock<std::mutex>(x->mu, std::adopt_lock)
+                                            : std::unique_lock<std::mutex>(x->mu);
+    if (loader) {
+      x->record.arn = arn;
+      bool found = false;
+      Status st = Load(*x, arn, found);
+      if (!st.ok() || !found) {
+        Evict(*x);
+        if (!st.ok()) return Retryable(st.error());
+        return Locked{nullptr, std::move(lock)};
+      }
+      x->loaded = true;
+      // Ended executions are not kept: the caller only reads it.
+      if (!x->running()) Evict(*x);
+      return Locked{x, std::move(lock)};
+    }
+    if (x->evicted || !x->loaded) continue;  // look it up again
+    return Locked{x, std::move(lock)};
+  }
+}
+
+void LocalDurableService::Evict(LiveExecution& x) {
+  x.evicted = true;
+  std::lock_guard lock(mu_);
+  auto it = live_.find(x.record.arn);
+  if (it != live_.end() && it->second.get() == &x) live_.erase(it);
+}
+
+// ---- writing changes ----
+
+void LocalDurableService::RequestInvocation(Mutation& m) {
+  m.progress.invoke_requested = true;
+  m.wake = true;
+}
+
+void LocalDurableService::EndExecution(LiveExecution& x, Mutation& m, ExecutionStatus status,
+                                       std::optional<std::string> result,
+                                       std::optional<ErrorObject> error, Timestamp now) {
+  m.events.push_back(ExecutionEndedEvent(x.record, status, result, error, now));
+  m.progress.status = status;
+  m.progress.result = std::move(result);
+  m.progress.error = std::move(error);
+  m.progress.end_timestamp = now;
+  m.progress.invoke_requested = false;
+  m.wake = false;
+}
+
+Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
+  const Timestamp now = clock_.NowMillis();
+  const bool ends = x.running() && m.progress.status != ExecutionStatus::kRunning;
+  WriteBatch batch;
+
+  // Closing an execution closes its callbacks and timers.
+  std::vector<TimerKey> memory_timers_cleared = m.timers_cleared;
+  if (ends) {
+    std::unordered_map<std::string, const Operation*> updated;
+    for (const auto& op : m.ops) updated[op.id] = &op;
+    for (const auto& op : x.ops) {
+      const Operation* cur = updated.count(op.id) ? updated[op.id] : &op;
+      if (cur->type == OperationType::kCallback && cur->status == OperationStatus::kStarted &&
+          cur->callback_id) {
+        m.callbacks.push_back({*cur->callback_id, x.record.arn, cur->id, 0, false});
+      }
+    }
+    std::lock_guard lock(mu_);
+    for (auto it = timer_due_.lower_bound(TimerKey{x.record.arn, "", TimerKind::kWaitEnd});
+         it != timer_due_.end() && it->first.arn == x.record.arn; ++it) {
+      memory_timers_cleared.push_back(it->first);
+    }
+    m.timers_set.clear();
+  }
+
+  // Event ids and operation positions.
+  ExecutionProgress progress = m.progress;
+  progress.next_event_id = x.record.progress.next_event_id;
+  for (auto& e : m.events) {
+    e.event_id = progress.next_event_id++;
+    batch.events.push_back({x.record.arn, e.event_id, HistoryEventToJson(e, true).dump()});
+  }
+  int64_t next_seq = static_cast<int64_t>(x.ops.size());
+  std::vector<int64_t> seqs;
+  for (const auto& op : m.ops) {
+    auto it = x.index.find(op.id);
+    int64_t seq = it != x.index.end() ? static_cast<int64_t>(it->second) : next_seq++;
+    seqs.push_back(seq);
+    batch.operations.push_back({x.record.arn, seq, op});
+  }
+  batch.new_executions = m.new_executions;
+  batch.progress.emplace_back(x.record.arn, progress);
+  batch.callbacks = m.callbacks;
+  batch.timers_set = m.timers_set;
+  batch.timers_cleared = memory_timers_cleared;
+  std::vector<TimerRecord> child_timers;
+  for (const auto& child : m.new_executions) {
+    HistoryEvent started = ExecutionStartedEvent(child);
+    started.event_id = 1;
+    batch.events.push_back({child.arn, 1, HistoryEventToJson(started, true).dump()});
+    child_timers.push_back({{child.arn, "", TimerKind::kExecutionTimeout},
+                            child.start_timestamp + child.execution_timeout_seconds * 1000});
+    batch.timers_set.push_back(child_timers.back());
+  }
+
+  // A CHAINED_INVOKE child that ends completes its parent's operation in
+  // the same batch.
+  std::optional<Locked> parent;
+  Mutation parent_m;
+  std::optional<Operation> parent_op;
+  int64_t parent_seq = 0;
+  if (ends && x.record.parent_arn && x.record.parent_operation_id) {
+    auto p = Acquire(*x.record.parent_arn);
+    if (p.ok() && p->exec && p->exec->running()) {
+      LiveExecution& px = *p->exec;
+      const Operation* op = px.Find(*x.record.parent_operation_id);
+      if (op && op->status == OperationStatus::kStarted) {
+        OperationStatus status = OperationStatus::kFailed;
+        switch (progress.status) {
+          case ExecutionStatus::kSucceeded:
+            status = OperationStatus::kSucceeded;
+            break;
+          case ExecutionStatus::kTimedOut:
+            status = OperationStatus::kTimedOut;
+            break;
+          case ExecutionStatus::kStopped:
+            status = OperationStatus::kStopped;
+            break;
+          default:
+            break;
+        }
+        auto t = ChainedInvokeCompleted(*op, status, progress.result, progress.error, now);
+        parent_m.progress = px.record.progress;
+        parent_m.progress.invoke_requested = true;
+        HistoryEvent ev = *t.event;
+        ev.event_id = parent_m.progress.next_event_id++;
+        batch.events.push_back({px.record.arn, ev.event_id, HistoryEventToJson(ev, true).dump()});
+        parent_seq = static_cast<int64_t>(px.index.at(op->id));
+        batch.operations.push_back({px.record.arn, parent_seq, t.operation});
+        batch.progress.emplace_back(px.record.arn, parent_m.progress);
+        parent_op = t.operation;
+        parent = std::move(*p);
+      }
+    } else if (!p.ok()) {
+      return p.error();
+    }
+  }
+
+  if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
+
+  // Durable: make it visible.
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    size_t seq = static_cast<size_t>(seqs[i]);
+    if (seq == x.ops.size()) {
+      x.index[m.ops[i].id] = seq;
+      x.ops.push_back(m.ops[i]);
+    } else {
+      x.ops[seq] = m.ops[i];
+    }
+    x.MarkDirty(m.ops[i].id);
+  }
+  x.record.progress = progress;
+  if (ends) x.MarkDirty(x.record.execution_id);
+  if (!x.running()) {
+    x.token.clear();
+    x.last_response.reset();
+  }
+  if (parent) {
+    LiveExecution& px = *parent->exec;
+    px.ops[static_cast<size_t>(parent_seq)] = *parent_op;
+    px.MarkDirty(parent_op->id);
+    px.record.progress = parent_m.progress;
+    if (px.in_flight) px.woken = true;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& k : memory_timers_cleared) ClearTimerLocked(k);
+    for (const auto& t : m.timers_set) AddTimerLocked(t);
+    for (const auto& t : child_timers) AddTimerLocked(t);
+    for (const auto& child : m.new_executions) MarkRunnableLocked(child.arn);
+    if (m.wake && x.running()) {
+      if (x.in_flight) {
+        x.woken = true;
+      } else {
+        MarkRunnableLocked(x.record.arn);
+      }
+    }
+    if (parent && !parent->exec->in_flight) MarkRunnableLocked(parent->exec->record.arn);
+  }
+  if (!x.running() && !x.in_flight && !x.evicted) Evict(x);
+  return {};
+}
+
+// ---- executions ----
+
+ExecutionRecord LocalDurableService::NewExecution(const std::string& function_name,
+                                                  const std::string& name, const std::string& input,
+                                                  int64_t timeout_seconds, Timestamp now) const {
+  ExecutionRecord r;
+  r.execution_id = NewUuid();
+  r.name = name;
+  r.function_name = function_name;
+  r.arn = FunctionArn(function_name) + ":$LATEST/durable-execution/" + name + "/" + r.execution_id;
+  r.input = input;
+  r.start_timestamp = now;
+  r.execution_timeout_seconds = timeout_seconds;
+  r.progress.invoke_requested = true;
+  r.progress.next_event_id = 2;  // ExecutionStarted is 1
+  return r;
+}
+
+Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutionRequest& request) {
+  if (!IsNameToken(request.function_name)) {
+    return InvalidRequestError("function name must be 1 to 64 characters of [A-Za-z0-9_-]");
+  }
+  std::string name = request.name.value_or(NewUuid());
+  if (!IsNameToken(name)) {
+    return InvalidRequestError("DurableExecutionName must be 1 to 64 characters of [A-Za-z0-9_-]");
+  }
+  if (request.input.size() > kMaxInvocationPayloadBytes) {
+    return MakeError(std::string(kPayloadTooLargeError),
+                     "input is " + std::to_string(request.input.size()) + " bytes; the limit is " +
+                         std::to_string(kMaxInvocationPayloadBytes));
+  }
+  if (!nlohmann::json::accept(request.input)) return InvalidRequestError("input is not valid JSON");
+  int64_t timeout =
+      request.execution_timeout_seconds.value_or(options_.default_execution_timeout_seconds);
+  if (timeout < 1 || timeout > protocol::kMaxDelaySeconds) {
+    return InvalidRequestError("ExecutionTimeout must be 1 to 31622400 seconds");
+  }
+
+  std::lock_guard start_lock(start_mu_);
+  ExecutionQuery q;
+  q.function_name = request.function_name;
+  q.name = name;
+  auto existing = store_.FindExecutions(q);
+  if (!existing.ok()) return Retryable(existing.error());
+  if (!existing->empty()) {
+    const ExecutionRecord& e = existing->front();
+    if (e.progress.status == ExecutionStatus::kRunning && e.input == request.input) {
+      return StartedExecution{e.arn, e.name, true};
+    }
+    return MakeError(
+        std::string(kAlreadyStartedError),
+        "Durable execution '" + name + "' of function '" + request.function_name +
+            "' has already been started (it is " +
+            std::string(protocol::ToString(e.progress.status)) +
+            (e.progress.status == ExecutionStatus::kRunning ? " with other input)" : ")"));
+  }
+  const Timestamp now = clock_.NowMillis();
+  ExecutionRecord r = NewExecution(request.function_name, name, request.input, timeout, now);
+  WriteBatch batch;
+  HistoryEvent started = ExecutionStartedEvent(r);
+  started.event_id = 1;
+  batch.events.push_back({r.arn, 1, HistoryEventToJson(started, true).dump()});
+  TimerRecord deadline{{r.arn, "", TimerKind::kExecutionTimeout}, now + timeout * 1000};
+  batch.timers_set.push_back(deadline);
+  batch.new_executions.push_back(r);
+  if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
+  std::lock_guard lock(mu_);
+  AddTimerLocked(deadline);
+  MarkRunnableLocked(r.arn);
+  return StartedExecution{r.arn, r.name, false};
+}
+
+Result<ExecutionRecord> LocalDurableService::GetExecution(const std::string& arn) {
+  auto r = store_.GetExecution(arn);
+  if (!r.ok()) return Retryable(r.error());
+  if (!r->has_value()) return NotFound(arn);
+  return std::move(**r);
+}
+
+Result<ExecutionPage> LocalDurableService::ListExecutions(const ListExecutionsRequest& request) {
+  auto cursor = ParseMarker(request.marker);
+  if (!cursor.ok()) return cursor.error();
+  if (request.max_items < 1 || request.max_items > kMaxPageItems) {
+    return InvalidRequestError("MaxItems must be 1 to 1000");
+  }
+  ExecutionQuery q;
+  q.function_name = request.function_name;
+  q.name = request.name;
+  q.statuses = request.statuses;
+  q.started_after = request.started_after;
+  q.started_before = request.started_before;
+  q.cursor = *cursor;
+  q.reverse = request.reverse;
+  q.limit = request.max_items + 1;
+  q.include_payloads = false;
+  auto found = store_.FindExecutions(q);
+  if (!found.ok()) return Retryable(found.error());
+  ExecutionPage page;
+  page.executions = std::move(*found);
+  if (page.executions.size() > request.max_items) {
+    page.executions.resize(request.max_items);
+    page.next_marker = std::to_string(page.executions.back().seq);
+  }
+  return page;
+}
+
+Result<HistoryPage> LocalDurableService::GetHistory(const HistoryRequest& request) {
+  auto marker = ParseMarker(request.marker);
+  if (!marker.ok()) return marker.error();
+  if (request.max_items < 1 || request.max_items > kMaxPageItems) {
+    return InvalidRequestError("MaxItems must be 1 to 1000");
+  }
+  auto exec = store_.GetExecution(request.arn);
+  if (!exec.ok()) return Retryable(exec.error());
+  if (!exec->has_value()) return NotFound(request.arn);
+  int64_t first = *marker;
+  if (first == 0) first = request.reverse ? INT64_MAX : 1;
+  auto events = store_.GetEvents(request.arn, first, request.max_items + 1, request.reverse);
+  if (!events.ok()) return Retryable(events.error());
+  HistoryPage page;
+  for (const auto& r : *events) {
+    if (page.events.size() == request.max_items) {
+      page.next_marker = std::to_string(r.event_id);
+      break;
+    }
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    auto e = HistoryEventFromJson(j);
+    if (!e.ok()) {
+      return MakeError(std::string(kRetryableError), "stored event " + std::to_string(r.event_id) +
+                                                         " is unreadable: " + e.error().message);
+    }
+    page.events.push_back(std::move(*e));
+  }
+  return page;
+}
+
+Result<Timestamp> LocalDurableService::StopExecution(const std::string& arn,
+                                                     const std::optional<ErrorObject>& error) {
+  if (error && ErrorObjectSize(*error) >= protocol::kMaxErrorObjectBytes) {
+    return InvalidRequestError("Error object size must be less than 32768 bytes.");
+  }
+  auto locked = Acquire(arn);
+  if (!locked.ok()) return locked.error();
+  if (!locked->exec) return NotFound(arn);
+  LiveExecution& x = *locked->exec;
+  if (!x.running()) {
+    return InvalidRequestError("Durable execution " + arn + " has already ended (" +
+                               std::string(protocol::ToString(x.record.progress.status)) + ")");
+  }
+  const Timestamp now = clock_.NowMillis();
+  Mutation m;
+  m.progress = x.record.progress;
+  EndExecution(x, m, ExecutionStatus::kStopped, std::nullopt,
+               error.value_or(
+                   ErrorObject{"Execution.Stopped", "The execution was stopped", std::nullopt, {}}),
+               now);
+  if (Status st = Commit(x, std::move(m)); !st.ok()) return st.error();
+  return now;
+}
+
+// ---- callbacks ----
+
+Status LocalDurableService::CompleteCallback(const std::string& callback_id, OperationStatus status,
+                                             const std::optional<std::string>& result,
+                                             const std::optional<ErrorObject>& error) {
+  if (!IsCallbackId(callback_id)) {
+    return InvalidRequestError(
+        "CallbackId must be 1 to 1024 characters of [A-Za-z0-9+/] with "
+        "up to two '=' at the end");
+  }
+  auto record = store_.GetCallback(callback_id);
+  if (!record.ok()) return Retryable(record.error());
+  if (!record->has_value()) {
+    return CallbackTimeout(
+        "The callback ID is not valid: no such callback exists, or it has expired.");
+  }
+  const CallbackRecord cb = **record;
+  if (!cb.open)
+    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
+  auto locked = Acquire(cb.arn);
+  if (!locked.ok()) return locked.error();
+  if (!locked->exec || !locked->exec->running()) {
+    return CallbackTimeout("The callback's durable execution has ended.");
+  }
+  LiveExecution& x = *locked->exec;
+  const Operation* op = x.Find(cb.operation_id);
+  if (!op || op->type != OperationType::kCallback || op->status != OperationStatus::kStarted) {
+    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
+  }
+  const Timestamp now = clock_.NowMillis();
+  Mutation m;
+  m.progress = x.record.progress;
+  auto t = CallbackCompleted(*op, status, result, error, now);
+  m.ops.push_back(t.operation);
+  m.events.push_back(*t.event);
+  CallbackRecord closed = cb;
+  closed.open = false;
+  m.callbacks.push_back(closed);
+  m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackTimeout});
+  m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackHeartbeat});
+  RequestInvocation(m);
+  return Commit(x, std::move(m));
+}
+
+Status LocalDurableService::SendCallbackSuccess(const std::string& callback_id,
+                                                const std::string& result) {
+  if (result.size() > protocol::kMaxOperationPayloadBytes) {
+    return MakeError(std::string(kPayloadTooLargeError),
+                     "Result is " + std::to_string(result.size()) + " bytes; the limit is 262144");
+  }
+  return CompleteCallback(callback_id, OperationStatus::kSucceeded, result, std::nullopt);
+}
+
+Status LocalDurableService::SendCallbackFailure(const std::string& callback_id,
+                                                const ErrorObject& error) {
+  if (ErrorObjectSize(error) >= protocol::kMaxErrorObjectBytes) {
+    return InvalidRequestError("Error object size must be less than 32768 bytes.");
+  }
+  return CompleteCallback(callback_id, OperationStatus::kFailed, std::nullopt, error);
+}
+
+Status LocalDurableService::SendCallbackHeartbeat(const std::string& callback_id) {
+  if (!IsCallbackId(callback_id)) return InvalidRequestError("malformed CallbackId");
+  auto record = store_.GetCallback(callback_id);
+  if (!record.ok()) return Retryable(record.error());
+  if (!record->has_value()) {
+    return CallbackTimeout(
+        "The callback ID is not valid: no such callback exists, or it has expired.");
+  }
+  const CallbackRecord cb = **record;
+  if (!cb.open)
+    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
+  auto locked = Acquire(cb.arn);
+  if (!locked.ok()) return locked.error();
+  if (!locked->exec || !locked->exec->running()) {
+    return CallbackTimeout("The callback's durable execution has ended.");
+  }
+  LiveExecution& x = *locked->exec;
+  const Operation* op = x.Find(cb.operation_id);
+  if (!op || op->status != OperationStatus::kStarted) {
+    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
+  }
+  if (cb.heartbeat_timeout_seconds <= 0) return {};
+  Mutation m;
+  m.progress = x.record.progress;
+  m.timers_set.push_back({{x.record.arn, op->id, TimerKind::kCallbackHeartbeat},
+                          clock_.NowMillis() + cb.heartbeat_timeout_seconds * 1000});
+  return Commit(x, std::move(m));
+}
+
+// ---- checkpoints ----
+
+protocol::ExecutionState LocalDurableService::StatePage(const LiveExecution& x,
+                                                        size_t position) const {
+  // Children of a completed CONTEXT without ReplayChildren are left out (and
+  // so are their descendants).
+  std::vector<char> excluded(x.ops.size(), 0);
+  for (size_t i = 0; i < x.ops.size(); ++i) {
+    const Operation& op = x.ops[i];
+    if (!op.parent_id) continue;
+    auto it = x.index.find(*op.parent_id);
+    if (it == x.index.end()) continue;
+    const Operation& parent = x.ops[it->second];
+    bool closed = parent.type == OperationType::kContext &&
+                  (parent.status == OperationStatus::kSucceeded ||
+                   parent.status == OperationStatus::kFailed) &&
+                  !parent.replay_children.value_or(false);
+    excluded[i] = excluded[it->second] || closed;
+  }
+  protocol::ExecutionState state;
+  size_t pos = position;
+  const size_t end = x.ops.size() + 1;  // position 0 is the EXECUTION operation
+  for (; pos < end && state.operations.size() < options_.state_page_size; ++pos) {
+    if (pos == 0) {
+      state.operations.push_back(ExecutionOperation(x.record));
+    } else if (!excluded[pos - 1]) {
+      state.operations.push_back(x.ops[pos - 1]);
+    }
+  }
+  while (pos < end && pos > 0 && excluded[pos - 1]) ++pos;
+  if (pos < end) state.next_marker = std::to_string(pos);
+  return state;
+}
+
+std::vector<Operation> LocalDurableService::TakeDirty(LiveExecution& x) {
+  std::vector<Operation> out;
+  out.reserve(x.dirty.size());
+  for (const auto& id : x.dirty) {
+    if (id == x.record.execution_id) {
+      out.push_back(ExecutionOperation(x.record));
+    } else if (const Operation* op = x.Find(id)) {
+      out.push_back(*op);
+    }
+  }
+  x.dirty.clear();
+  x.dirty_set.clear();
+  return out;
+}
+
+Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& arn,
+                                                           const CheckpointRequest& request) {
+  auto locked = Acquire(arn);
+  if (!locked.ok()) return locked.error();
+  if (!locked->exec) return NotFound(arn);
+  LiveExecution& x = *locked->exec;
+  if (request.client_token && x.last_response && x.last_client_token == request.client_token &&
+      x.last_request_token == request.checkpoint_token) {
+    return *x.last_response;  // an idempotent retry of the last checkpoint
+  }
+  if (!x.running()) return StaleTokenError("the durable execution has ended");
+  if (!x.in_flight || x.token.empty() || request.checkpoint_token != x.token) {
+    return StaleTokenError("the token was already used or belongs to an earlier invocation");
+  }
+  if (!request.updates.empty()) {
+    const Timestamp now = clock_.NowMillis();
+    PlanContext ctx;
+    ctx.now = now;
+    ctx.execution = &x.record;
+    ctx.new_callback_id = NewCallbackId;
+    OperationLookup lookup = [&x](const std::string& id) { return x.Find(id); };
+    auto plan = PlanCheckpoint(request.updates, lookup, ctx);
+    if (!plan.ok()) return plan.error();
+    Mutation m;
+    m.progress = x.record.progress;
+    for (auto& change : plan->changes) m.ops.push_back(std::move(change.operation));
+    m.events = std::move(plan->events);
+    m.timers_set = std::move(plan->timers_set);
+    m.timers_cleared = std::move(plan->timers_cleared);
+    m.callbacks = std::move(plan->callbacks);
+    for (const auto& ci : plan->chained_invokes) {
+      ExecutionRecord child = NewExecution(ci.function_name, NewUuid(), ci.input.value_or("{}"),
+                                           options_.default_execution_timeout_seconds, now);
+      child.parent_arn = x.record.arn;
+      child.parent_operation_id = ci.operation_id;
+      m.events[ci.event_index].details["DurableExecutionArn"] = child.arn;
+      m.new_executions.push_back(child);
+    }
+    if (plan->execution_end) {
+      // The planner recorded the terminal event.
+      m.progress.status = plan->execution_end->status;
+      m.progress.result = plan->execution_end->result;
+      m.progress.error = plan->execution_end->error;
+      m.progress.end_timestamp = now;
+      m.progress.invoke_requested = false;
+    }
+    if (Status st = Commit(x, std::move(m)); !st.ok()) return st.error();
+  }
+  CheckpointResponse response;
+  if (x.running()) {
+    x.token = NewCheckpointToken();
+    response.checkpoint_token = x.token;
+  }
+  response.new_state.operations = TakeDirty(x);
+  x.last_client_token = request.client_token;
+  x.last_request_token = request.checkpoint_token;
+  x.last_response = response;
+  return response;
+}
+
+Result<protocol::ExecutionState> LocalDurableService::GetState(const std::string& arn,
+                                                               const std::string& token,
+                                                               const std::string& marker) {
+  auto position = ParseMarker(marker);
+  if (!position.ok()) return position.error();
+  auto locked = Acquire(arn);
+  if (!locked.ok()) return locked.error();
+  if (!locked->exec) return NotFound(arn);
+  LiveExecution& x = *locked->exec;
+  if (!x.running() || !x.in_flight || x.token.empty() || token != x.token) {
+    return StaleTokenError("GetDurableExecutionState needs the current checkpoint token");
+  }
+  return StatePage(x, static_cast<size_t>(*position));
+}
+
+// ---- timers ----
+
+void LocalDurableService::AddTimerLocked(const TimerRecord& t) {
+  auto old = timer_due_.find(t.key);
+  if (old != timer_due_.end()) {
+    timer_queue_.erase({old->second, old->first});
+    old->second = t.due;
+  } else {
+    timer_due_.emplace(t.key, t.due);
+  }
+  bool earliest = timer_queue_.empty() || t.due < timer_queue_.begin()->first;
+  timer_queue_.insert({t.due, t.key});
+  if (earliest) timer_cv_.notify_all();
+}
+
+void LocalDurableService::ClearTimerLocked(const TimerKey& key) {
+  auto it = timer_due_.find(key);
+  if (it == timer_due_.end()) return;
+  timer_queue_.erase({it->second, it->first});
+  timer_due_.erase(it);
+}
+
+void LocalDurableService::MarkRunnableLocked(const std::string& arn) {
+  if (runnable_set_.insert(arn).second) {
+    runnable_.push_back(arn);
+    work_cv_.notify_one();
+  }
+}
+
+std::optional<Timestamp> LocalDurableService::NextTimerDue() const {
+  std::lock_guard lock(mu_);
+  if (timer_queue_.empty()) return std::nullopt;
+  return timer_queue_.begin()->first;
+}
+
+size_t LocalDurableService::RunnableCount() const {
+  std::lock_guard lock(mu_);
+  return runnable_.size();
+}
+
+int64_t LocalDurableService::FireDueTimers(Timestamp now) {
+  std::vector<TimerRecord> due;
+  {
+    std::lock_guard lock(mu_);
+    while (!timer_queue_.empty() && timer_queue_.begin()->first <= now) {
+      auto [when, key] = *timer_queue_.begin();
+      timer_queue_.erase(timer_queue_.begin());
+      timer_due_.erase(key);
+      due.push_back({std::move(key), when});
+    }
+  }
+  for (const auto& t : due) FireTimer(t, now);
+  return static_cast<int64_t>(due.size());
+}
+
+void LocalDurableService::FireTimer(const TimerRecord& timer, Timestamp now) {
+  auto locked = Acquire(timer.key.arn);
+  auto retry_later = [&] {
+    std::lock_guard lock(mu_);
+    AddTimerLocked({timer.key, now + 1000});
+  };
+  if (!locked.ok()) {
+    spdlog::error("cairn local service: timer of {}: {}", timer.key.arn, locked.error().ToString());
+    retry_later();
+    return;
+  }
+  Mutation m;
+  m.timers_cleared.push_back(timer.key);
+  if (!locked->exec || !locked->exec->running()) {
+    // A leftover of an ended execution: only forget it.
+    if (locked->exec) {
+      WriteBatch b;
+      b.timers_cleared.push_back(timer.key);
+      (void)store_.Write(b);
+    }
+    return;
+  }
+  LiveExecution& x = *locked->exec;
+  m.progress = x.record.progress;
+  const Operation* op = timer.key.operation_id.empty() ? nullptr : x.Find(timer.key.operation_id);
+  switch (timer.key.kind) {
+    case TimerKind::kWaitEnd:
+      if (op && op->type == OperationType::kWait && op->status == OperationStatus::kStarted) {
+        auto t = WaitElapsed(*op, now);
+        m.ops.push_back(t.operation);
+        m.events.push_back(*t.event);
+        RequestInvocation(m);
+      }
+      break;
+    case TimerKind::kStepRetry:
+      if (op && op->type == OperationType::kStep && op->status == OperationStatus::kPending) {
+        m.ops.push_back(StepReady(*op, now).operation);
+        RequestInvocation(m);
+      }
+      break;
+    case TimerKind::kCallbackTimeout:
+    case TimerKind::kCallbackHeartbeat:
+      if (op && op->type == OperationType::kCallback && op->status == OperationStatus::kStarted) {
+        const bool heartbeat = timer.key.kind == TimerKind::kCallbackHeartbeat;
+        ErrorObject error{heartbeat ? "Callback.Heartbeat" : "Callback.Timeout",
+                          heartbeat ? "Callback timed out on heartbeat" : "Callback timed out",
+                          std::nullopt,
+                          {}};
+        auto t = CallbackCompleted(*op, OperationStatus::kTimedOut, std::nullopt, error, now);
+        m.ops.push_back(t.operation);
+        m.events.push_back(*t.event);
+        if (op->callback_id)
+          m.callbacks.push_back({*op->callback_id, x.record.arn, op->id, 0, false});
+        m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackTimeout});
+        m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackHeartbeat});
+        RequestInvocation(m);
+      }
+      break;
+    case TimerKind::kExecutionTimeout:
+      EndExecution(x, m, ExecutionStatus::kTimedOut, std::nullopt,
+                   ErrorObject{"Execution.TimedOut",
+                               "The execution exceeded its ExecutionTimeout of " +
+                                   std::to_string(x.record.execution_timeout_seconds) + " seconds",
+                               std::nullopt,
+                               {}},
+                   now);
+      break;
+    case TimerKind::kInvokeRetry:
+      RequestInvocation(m);
+      break;
+  }
+  if (Status st = Commit(x, std::move(m)); !st.ok()) {
+    spdlog::error("cairn local service: timer of {}: {}", timer.key.arn, st.error().ToString());
+    locked->lock.unlock();
+    retry_later();
+  }
+}
+
+// ---- invocations ----
+
+Status LocalDurableService::InvokeOne(const std::string& arn) {
+  {
+    std::lock_guard lock(mu_);
+    runnable_set_.erase(arn);
+  }
+  if (!invoker_) return {};
+  protocol::Invocation invocation;
+  std::shared_ptr<LiveExecution> xp;
+  {
+    auto locked = Acquire(arn);
+    if (!locked.ok()) return locked.error();
+    if (!locked->exec || !locked->exec->running() || locked->exec->in_flight) return {};
+    LiveExecution& x = *locked->exec;
+    x.in_flight = true;
+    x.woken = false;
+    x.token = NewCheckpointToken();
+    x.request_id = NewUuid();
+    x.invocation_start = clock_.NowMillis();
+    x.last_response.reset();
+    invocation.durable_execution_arn = arn;
+    invocation.checkpoint_token = x.token;
+    invocation.initial_state = StatePage(x, 0);
+    x.dirty.clear();
+    x.dirty_set.clear();
+    xp = locked->exec;
+  }
+
+  Result<InvocationOutput> output = MakeError("Runtime.Unknown", "the invocation did not run");
+  try {
+    output = invoker_->Invoke(invocation, *this);
+  } catch (const std::exception& e) {
+    output = MakeError("Runtime.UnhandledException", e.what());
+  } catch (...) {
+    output = MakeError("Runtime.UnhandledException", "the invoker threw a non-standard exception");
+  }
+
+  std::unique_lock lock(xp->mu);
+  LiveExecution& x = *xp;
+  x.in_flight = false;
+  x.token.clear();
+  x.last_response.reset();
+  const Timestamp now = clock_.NowMillis();
+  Mutation m;
+  m.progress = x.record.progress;
+  std::optional<ErrorObject> invocation_error;
+  if (!output.ok())
+    invocation_error = ErrorObject{output.error().code, output.error().message, std::nullopt, {}};
+  m.events.push_back(
+      InvocationCompletedEvent(x.invocation_start, now, x.request_id, invocation_error));
+  if (!x.running()) {
+    // Ended during the invocation (EXECUTION update, stop, timeout): only
+    // the invocation's end is recorded.
+  } else if (!output.ok()) {
+    m.progress.failed_invocations += 1;
+    if (m.progress.failed_invocations >= options_.max_failed_invocations) {
+      EndExecution(x, m, ExecutionStatus::kFailed, std::nullopt, invocation_error, now);
+    } else {
+      int64_t delay = options_.invocation_retry_initial_ms;
+      for (int64_t i = 1;
+           i < m.progress.failed_invocations && delay < options_.invocation_retry_max_ms; ++i) {
+        delay *= 2;
+      }
+      delay = std::min(delay, options_.invocation_retry_max_ms);
+      m.progress.invoke_requested = false;
+      m.timers_set.push_back({{arn, "", TimerKind::kInvokeRetry}, now + delay});
+    }
+  } else {
+    m.progress.failed_invocations = 0;
+    const InvocationOutput& out = *output;
+    switch (out.status) {
+      case InvocationStatus::kSucceeded:
+        if (out.result && out.result->size() > kMaxInvocationPayloadBytes) {
+          EndExecution(
+              x, m, ExecutionStatus::kFailed, std::nullopt,
+              ErrorObject{"Runtime.ResultTooLarge",
+                          "The invocation's result is " + std::to_string(out.result->size()) +
+                              " bytes; the limit is 6291456",
+                          std::nullopt,
+                          {}},
+              now);
+        } else {
+          EndExecution(x, m, ExecutionStatus::kSucceeded, out.result, std::nullopt, now);
+        }
+        break;
+      case InvocationStatus::kFailed:
+        EndExecution(x, m, ExecutionStatus::kFailed, std::nullopt,
+                     out.error.value_or(ErrorObject{}), now);
+        break;
+      case InvocationStatus::kPending: {
+        bool pending = x.woken;
+        for (const auto& op : x.ops) pending = pending || IsPendingWork(op);
+        if (!pending) {
+          EndExecution(x, m, ExecutionStatus::kFailed, std::nullopt,
+                       ErrorObject{"Runtime.InvalidResponse",
+                                   "Cannot return PENDING status with no pending operations",
+                                   std::nullopt,
+                                   {}},
+                       now);
+        } else {
+          m.progress.invoke_requested = x.woken;
+          m.wake = x.woken;
+        }
+        break;
+      }
+    }
+  }
+  Status st = Commit(x, std::move(m));
+  if (!st.ok()) {
+    // The execution stays due in the store; try again a little later.
+    spdlog::error("cairn local service: recording an invocation of {}: {}", arn,
+                  st.error().ToString());
+    std::lock_guard l(mu_);
+    AddTimerLocked({{arn, "", TimerKind::kInvokeRetry}, now + 1000});
+    return st;
+  }
+  if (!x.running() && !x.evicted) Evict(x);
+  return {};
+}
+
+// ---- the driver ----
+
+Result<DriveReport> LocalDurableService::RunOnce() {
+  DriveReport report;
+  report.timers_fired = FireDueTimers(clock_.NowMillis());
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    due.assign(runnable_.begin(), runnable_.end());
+    runnable_.clear();
+  }
+  for (const auto& arn : due) {
+    Status st = InvokeOne(arn);
+    ++report.invocations;
+    if (!st.ok()) return st.error();
+  }
+  return report;
+}
+
+Status LocalDurableService::RunUntilIdle(const IdleOptions& options) {
+  int64_t invocations = 0;
+  for (;;) {
+    auto report = RunOnce();
+    if (!report.ok()) return report.error();
+    invocations += report->invocations;
+    if (invocations > options.max_invocations) {
+      return MakeError(
+          std::string(kRetryableError),
+          "RunUntilIdle stopped after " + std::to_string(invocations) + " invocations");
+    }
+    if (report->invocations > 0 || report->timers_fired > 0 || RunnableCount() > 0) continue;
+    if (options.advance_clock) {
+      auto next = NextTimerDue();
+      if (next && *next <= options.advance_until) {
+        if (*next > options.advance_clock->NowMillis()) options.advance_clock->Set(*next);
+        continue;
+      }
+    }
+    return {};
+  }
+}
+
+Status LocalDurableService::Serve(const ServeOptions& options) {
+  {
+    std::lock_guard lock(mu_);
+    if (serving_) return InvalidRequestError("the service is already serving");
+    serving_ = true;
+    stopping_ = false;
+  }
+  std::vector<std::thread> workers;
+  for (int i = 0; i < std::max(1, options.invoke_threads); ++i) {
+    workers.emplace_back([this] {
+      for (;;) {
+        std::string arn;
+        {
+          std::unique_lock lock(mu_);
+          work_cv_.wait(lock, [this] { return stopping_ || !runnable_.empty(); });
+          if (stopping_) return;
+          arn = std::move(runnable_.front());
+          runnable_.pop_front();
+        }
+        if (Status st = InvokeOne(arn); !st.ok()) {
+          spdlog::error("cairn local service: invoking {}: {}", arn, st.error().ToString());
+        }
+      }
+    });
+  }
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) break;
+      const int64_t generation = wake_generation_;
+      auto wait = std::chrono::milliseconds(1000);
+      if (!timer_queue_.empty()) {
+        int64_t delta = timer_queue_.begin()->first - clock_.NowMillis();
+        if (delta <= 0)
+          wait = std::chrono::milliseconds(0);
+        else
+          wait = std::min(wait, std::chrono::milliseconds(delta));
+      }
+      if (wait.count() > 0) {
+        timer_cv_.wait_for(lock, wait, [&] { return stopping_ || wake_generation_ != generation; });
+      }
+      if (stopping_) break;
+    }
+    FireDueTimers(clock_.NowMillis());
+  }
+  for (auto& w : workers) w.join();
+  std::lock_guard lock(mu_);
+  serving_ = false;
+  stopping_ = false;
+  return {};
+}
+
+void LocalDurableService::Stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  work_cv_.notify_all();
+  timer_cv_.notify_all();
+}
+
+void LocalDurableService::Wake() {
+  std::lock_guard lock(mu_);
+  ++wake_generation_;
+  timer_cv_.notify_all();
+}
+
+}  // namespace cairn::backend::local

@@ -1,0 +1,61 @@
+#include "backend/local/random_ids.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace cairn::backend::local {
+
+void RandomBytes(void* out, size_t n) {
+  auto* p = static_cast<unsigned char*>(out);
+  while (n > 0) {
+    ssize_t got = getrandom(p, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "cairn: getrandom failed (errno %d); refusing to make guessable ids\n",
+                   errno);
+      std::abort();
+    }
+    p += got;
+    n -= static_cast<size_t>(got);
+  }
+}
+
+std::string RandomAlphanumeric(size_t length) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static constexpr unsigned kLimit = 62 * 4;  // rejection sampling keeps it uniform
+  std::string out;
+  out.reserve(length);
+  unsigned char buf[64];
+  while (out.size() < length) {
+    RandomBytes(buf, sizeof buf);
+    for (unsigned char b : buf) {
+      if (b >= kLimit) continue;
+      out.push_back(kAlphabet[b % 62]);
+      if (out.size() == length) break;
+    }
+  }
+  return out;
+}
+
+std::string NewCallbackId() { return RandomAlphanumeric(32); }
+std::string NewCheckpointToken() { return RandomAlphanumeric(24); }
+
+std::string NewUuid() {
+  uint8_t b[16];
+  RandomBytes(b, sizeof b);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+}  // namespace cairn::backend::local

@@ -1,0 +1,903 @@
+#include "backend/local/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+namespace cairn::backend::local {
+namespace {
+
+using protocol::ErrorObject;
+using protocol::Operation;
+
+// Executions whose seq is cached; past this the cache is dropped (it only
+// saves a lookup).
+constexpr size_t kMaxSeqCacheSize = 100'000;
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS executions(
+  seq INTEGER PRIMARY KEY,
+  arn TEXT NOT NULL UNIQUE,
+  execution_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  function_name TEXT NOT NULL,
+  input TEXT NOT NULL,
+  start_ts INTEGER NOT NULL,
+  timeout_s INTEGER NOT NULL,
+  parent_arn TEXT,
+  parent_operation_id TEXT,
+  status TEXT NOT NULL,
+  result TEXT,
+  error TEXT,
+  end_ts INTEGER,
+  next_event_id INTEGER NOT NULL,
+  invoke_requested INTEGER NOT NULL,
+  failed_invocations INTEGER NOT NULL,
+  UNIQUE(function_name, name));
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE TABLE IF NOT EXISTS operations(
+  exec_seq INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  parent_id TEXT,
+  name TEXT,
+  type TEXT NOT NULL,
+  sub_type TEXT,
+  status TEXT NOT NULL,
+  start_ts INTEGER,
+  end_ts INTEGER,
+  input_payload TEXT,
+  result TEXT,
+  error TEXT,
+  replay_children INTEGER,
+  attempt INTEGER,
+  next_attempt_ts INTEGER,
+  scheduled_end_ts INTEGER,
+  callback_id TEXT,
+  PRIMARY KEY(exec_seq, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(
+  exec_seq INTEGER NOT NULL,
+  event_id INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY(exec_seq, event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS callbacks(
+  callback_id TEXT PRIMARY KEY,
+  exec_seq INTEGER NOT NULL,
+  operation_id TEXT NOT NULL,
+  heartbeat_s INTEGER NOT NULL,
+  open INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers(
+  exec_seq INTEGER NOT NULL,
+  operation_id TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  due_ms INTEGER NOT NULL,
+  PRIMARY KEY(exec_seq, operation_id, kind)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due_ms);
+)sql";
+
+constexpr const char* kExecutionColumns =
+    "seq, arn, execution_id, name, function_name, input, start_ts, timeout_s, parent_arn, "
+    "parent_operation_id, status, result, error, end_ts, next_event_id, invoke_requested, "
+    "failed_invocations";
+constexpr const char* kExecutionColumnsNoPayload =
+    "seq, arn, execution_id, name, function_name, '', start_ts, timeout_s, parent_arn, "
+    "parent_operation_id, status, NULL, NULL, end_ts, next_event_id, invoke_requested, "
+    "failed_invocations";
+
+std::string_view CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return kStoreLockedError;
+    case SQLITE_READONLY:
+      return kStoreReadOnlyError;
+    case SQLITE_CONSTRAINT:
+      return kStoreConstraintError;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return kStoreCorruptError;
+    default:
+      return kStoreIoError;
+  }
+}
+
+// A prepared statement, reset after each use.
+class Statement {
+ public:
+  Statement() = default;
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  int Prepare(sqlite3* db, const std::string& sql) {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+    return sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  }
+  void Text(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Null(int i) { sqlite3_bind_null(stmt_, i); }
+  void OptText(int i, const std::optional<std::string>& v) {
+    if (v)
+      Text(i, *v);
+    else
+      Null(i);
+  }
+  template <typename T>
+  void OptInt(int i, const std::optional<T>& v) {
+    if (v)
+      Int(i, static_cast<int64_t>(*v));
+    else
+      Null(i);
+  }
+  int Step() { return sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  bool IsNull(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  int64_t ColInt(int c) const { return sqlite3_column_int64(stmt_, c); }
+  std::string ColText(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    int n = sqlite3_column_bytes(stmt_, c);
+    return p ? std::string(p, static_cast<size_t>(n)) : std::string();
+  }
+  std::optional<std::string> ColOptText(int c) const {
+    if (IsNull(c)) return std::nullopt;
+    return ColText(c);
+  }
+  std::optional<int64_t> ColOptInt(int c) const {
+    if (IsNull(c)) return std::nullopt;
+    return ColInt(c);
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when leaving a scope.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(Statement& s) : s_(s) {}
+  ~ResetOnExit() { s_.Reset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  Statement& s_;
+};
+
+std::optional<std::string> ErrorToText(const std::optional<ErrorObject>& e) {
+  if (!e) return std::nullopt;
+  return protocol::ToJson(*e).dump();
+}
+
+Result<std::optional<ErrorObject>> ErrorFromText(const std::optional<std::string>& text) {
+  if (!text) return std::optional<ErrorObject>();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded())
+    return MakeError(std::string(kStoreCorruptError), "stored error is not JSON");
+  auto e = protocol::ErrorObjectFromJson(j);
+  if (!e.ok()) return MakeError(std::string(kStoreCorruptError), e.error().message);
+  return std::optional<ErrorObject>(std::move(*e));
+}
+
+// Owns a connection.
+struct Connection {
+  sqlite3* db = nullptr;
+  Connection() = default;
+  ~Connection() {
+    if (db) sqlite3_close_v2(db);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+};
+
+// Writers waiting in the group-commit queue.
+struct Writer {
+  const WriteBatch* batch = nullptr;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  std::string path;
+  SqliteStoreOptions options;
+
+  // The connection and its statements; guarded by db_mu. The connection is
+  // declared first so that it is closed after the statements are finalized.
+  std::mutex db_mu;
+  Connection connection;
+  sqlite3*& db = connection.db;
+  Statement insert_execution, update_progress, upsert_operation, insert_event, upsert_callback,
+      upsert_timer, delete_timer, select_seq, select_execution, select_operations, select_events,
+      select_events_reverse, select_callback, select_timers;
+  std::unordered_map<std::string, int64_t> seq_cache;  // committed executions
+  std::unordered_map<std::string, int64_t> txn_seqs;   // looked up in the open transaction
+
+  // The group-commit queue; guarded by queue_mu.
+  std::mutex queue_mu;
+  std::deque<Writer*> writers;
+
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> transactions{0};
+
+  Error Fail(int rc, std::string_view what) const {
+    std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    return MakeError(std::string(CodeFor(rc)), std::move(message), "store " + path);
+  }
+
+  Status Exec(const char* sql, std::string_view what) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    if (err) sqlite3_free(err);
+    if (rc != SQLITE_OK) return Fail(rc, what);
+    return {};
+  }
+
+  Status PrepareAll() {
+    struct Item {
+      Statement* stmt;
+      std::string sql;
+    };
+    std::vector<Item> items = {
+        {&insert_execution,
+         "INSERT INTO executions(arn, execution_id, name, function_name, input, start_ts, "
+         "timeout_s, parent_arn, parent_operation_id, status, result, error, end_ts, "
+         "next_event_id, invoke_requested, failed_invocations) "
+         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
+        {&update_progress,
+         "UPDATE executions SET status=?2, result=?3, error=?4, end_ts=?5, next_event_id=?6, "
+         "invoke_requested=?7, failed_invocations=?8 WHERE seq=?1"},
+        {&upsert_operation,
+         "INSERT OR REPLACE INTO operations(exec_seq, id, seq, parent_id, name, type, sub_type, "
+         "status, start_ts, end_ts, input_payload, result, error, replay_children, attempt, "
+         "next_attempt_ts, scheduled_end_ts, callback_id) "
+         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
+        {&insert_event, "INSERT INTO events(exec_seq, event_id, body) VALUES(?1,?2,?3)"},
+        {&upsert_callback,
+         "INSERT OR REPLACE INTO callbacks(callback_id, exec_seq, operation_id, heartbeat_s, "
+         "open) VALUES(?1,?2,?3,?4,?5)"},
+        {&upsert_timer,
+         "INSERT OR REPLACE INTO timers(exec_seq, operation_id, kind, due_ms) "
+         "VALUES(?1,?2,?3,?4)"},
+        {&delete_timer, "DELETE FROM timers WHERE exec_seq=?1 AND operation_id=?2 AND kind=?3"},
+        {&select_seq, "SELECT seq FROM executions WHERE arn=?1"},
+        {&select_execution,
+         std::string("SELECT ") + kExecutionColumns + " FROM executions WHERE arn=?1"},
+        {&select_operations,
+         "SELECT seq, id, parent_id, name, type, sub_type, status, start_ts, end_ts, "
+         "input_payload, result, error, replay_children, attempt, next_attempt_ts, "
+         "scheduled_end_ts, callback_id FROM operations WHERE exec_seq=?1 ORDER BY seq"},
+        {&select_events,
+         "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id>=?2 "
+         "ORDER BY event_id LIMIT ?3"},
+        {&select_events_reverse,
+         "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id<=?2 "
+         "ORDER BY event_id DESC LIMIT ?3"},
+        {&select_callback,
+         "SELECT c.callback_id, e.arn, c.operation_id, c.heartbeat_s, c.open FROM callbacks c "
+         "JOIN executions e ON e.seq=c.exec_seq WHERE c.callback_id=?1"},
+        {&select_timers,
+         "SELECT e.arn, t.operation_id, t.kind, t.due_ms FROM timers t "
+         "JOIN executions e ON e.seq=t.exec_seq ORDER BY t.due_ms"},
+    };
+    for (auto& item : items) {
+      int rc = item.stmt->Prepare(db, item.sql);
+      if (rc != SQLITE_OK) return Fail(rc, "preparing a statement");
+    }
+    return {};
+  }
+
+  // REQUIRES: db_mu held.
+  Result<std::optional<int64_t>> LookupSeq(const std::string& arn) {
+    if (auto it = seq_cache.find(arn); it != seq_cache.end())
+      return std::optional<int64_t>(it->second);
+    if (auto it = txn_seqs.find(arn); it != txn_seqs.end())
+      return std::optional<int64_t>(it->second);
+    ResetOnExit reset(select_seq);
+    select_seq.Text(1, arn);
+    int rc = select_seq.Step();
+    if (rc == SQLITE_DONE) return std::optional<int64_t>();
+    if (rc != SQLITE_ROW) return Fail(rc, "looking up an execution");
+    int64_t seq = select_seq.ColInt(0);
+    txn_seqs[arn] = seq;
+    return std::optional<int64_t>(seq);
+  }
+
+  // REQUIRES: db_mu held.
+  Result<int64_t> RequireSeq(const std::string& arn) {
+    auto seq = LookupSeq(arn);
+    if (!seq.ok()) return seq.error();
+    if (!*seq) {
+      return MakeError(std::string(kStoreConstraintError), "no execution " + arn, "store " + path);
+    }
+    return **seq;
+  }
+
+  Status Step(Statement& s, std::string_view what) {
+    ResetOnExit reset(s);
+    int rc = s.Step();
+    if (rc != SQLITE_DONE) return Fail(rc, what);
+    return {};
+  }
+
+  // Applies one batch inside the open transaction. REQUIRES: db_mu held.
+  Status Apply(const WriteBatch& b) {
+    for (const auto& e : b.new_executions) {
+      Statement& s = insert_execution;
+      s.Text(1, e.arn);
+      s.Text(2, e.execution_id);
+      s.Text(3, e.name);
+      s.Text(4, e.function_name);
+      s.Text(5, e.input);
+      s.Int(6, e.start_timestamp);
+      s.Int(7, e.execution_timeout_seconds);
+      s.OptText(8, e.parent_arn);
+      s.OptText(9, e.parent_operation_id);
+      std::string status(protocol::ToString(e.progress.status));
+      s.Text(10, status);
+      s.OptText(11, e.progress.result);
+      auto error = ErrorToText(e.progress.error);
+      s.OptText(12, error);
+      s.OptInt(13, e.progress.end_timestamp);
+      s.Int(14, e.progress.next_event_id);
+      s.Int(15, e.progress.invoke_requested ? 1 : 0);
+      s.Int(16, e.progress.failed_invocations);
+      if (auto st = Step(s, "inserting execution " + e.arn); !st.ok()) return st;
+      txn_seqs[e.arn] = sqlite3_last_insert_rowid(db);
+    }
+    for (const auto& [arn, p] : b.progress) {
+      auto seq = RequireSeq(arn);
+      if (!seq.ok()) return seq.error();
+      Statement& s = update_progress;
+      s.Int(1, *seq);
+      std::string status(protocol::ToString(p.status));
+      s.Text(2, status);
+      s.OptText(3, p.result);
+      auto error = ErrorToText(p.error);
+      s.OptText(4, error);
+      s.OptInt(5, p.end_timestamp);
+      s.Int(6, p.next_event_id);
+      s.Int(7, p.invoke_requested ? 1 : 0);
+      s.Int(8, p.failed_invocations);
+      if (auto st = Step(s, "updating execution " + arn); !st.ok()) return st;
+    }
+    for (const auto& r : b.operations) {
+      auto seq = RequireSeq(r.arn);
+      if (!seq.ok()) return seq.error();
+      const Operation& op = r.operation;
+      Statement& s = upsert_operation;
+      s.Int(1, *seq);
+      s.Text(2, op.id);
+      s.Int(3, r.seq);
+      s.OptText(4, op.parent_id);
+      s.OptText(5, op.name);
+      std::string type(protocol::ToString(op.type));
+      s.Text(6, type);
+      s.OptText(7, op.sub_type);
+      std::string status(protocol::ToString(op.status));
+      s.Text(8, status);
+      s.OptInt(9, op.start_timestamp);
+      s.OptInt(10, op.end_timestamp);
+      s.OptText(11, op.input_payload);
+      s.OptText(12, op.result);
+      auto error = ErrorToText(op.error);
+      s.OptText(13, error);
+      std::optional<int64_t> replay;
+      if (op.replay_children) replay = *op.replay_children ? 1 : 0;
+      s.OptInt(14, replay);
+      s.OptInt(15, op.attempt);
+      s.OptInt(16, op.next_attempt_timestamp);
+      s.OptInt(17, op.scheduled_end_timestamp);
+      s.OptText(18, op.callback_id);
+      if (auto st = Step(s, "writing operation " + op.id); !st.ok()) return st;
+    }
+    for (const auto& ev : b.events) {
+      auto seq = RequireSeq(ev.arn);
+      if (!seq.ok()) return seq.error();
+      Statement& s = insert_event;
+      s.Int(1, *seq);
+      s.Int(2, ev.event_id);
+      s.Text(3, ev.body);
+      if (auto st = Step(s, "writing event " + std::to_string(ev.event_id)); !st.ok()) return st;
+    }
+    for (const auto& cb : b.callbacks) {
+      auto seq = RequireSeq(cb.arn);
+      if (!seq.ok()) return seq.error();
+      Statement& s = upsert_callback;
+      s.Text(1, cb.callback_id);
+      s.Int(2, *seq);
+      s.Text(3, cb.operation_id);
+      s.Int(4, cb.heartbeat_timeout_seconds);
+      s.Int(5, cb.open ? 1 : 0);
+      if (auto st = Step(s, "writing a callback"); !st.ok()) return st;
+    }
+    for (const auto& t : b.timers_set) {
+      auto seq = RequireSeq(t.key.arn);
+      if (!seq.ok()) return seq.error();
+      Statement& s = upsert_timer;
+      s.Int(1, *seq);
+      s.Text(2, t.key.operation_id);
+      s.Int(3, static_cast<int>(t.key.kind));
+      s.Int(4, t.due);
+      if (auto st = Step(s, "writing a timer"); !st.ok()) return st;
+    }
+    for (const auto& k : b.timers_cleared) {
+      auto seq = LookupSeq(k.arn);
+      if (!seq.ok()) return seq.error();
+      if (!*seq) continue;
+      Statement& s = delete_timer;
+      s.Int(1, **seq);
+      s.Text(2, k.operation_id);
+      s.Int(3, static_cast<int>(k.kind));
+      if (auto st = Step(s, "clearing a timer"); !st.ok()) return st;
+    }
+    return {};
+  }
+
+  // Commits `group` in one transaction. REQUIRES: db_mu held.
+  void CommitGroup(const std::vector<Writer*>& group) {
+    txn_seqs.clear();
+    if (auto st = Exec("BEGIN IMMEDIATE", "beginning a transaction"); !st.ok()) {
+      for (Writer* w : group) w->status = st;
+      return;
+    }
+    const bool savepoints = group.size() > 1;
+    size_t applied = 0;
+    for (Writer* w : group) {
+      if (savepoints) {
+        if (auto st = Exec("SAVEPOINT batch", "opening a savepoint"); !st.ok()) {
+          w->status = st;
+          continue;
+        }
+      }
+      w->status = Apply(*w->batch);
+      if (savepoints) {
+        if (!w->status.ok()) {
+          // Cannot fail in a healthy database; if it does, COMMIT below fails too.
+          (void)Exec("ROLLBACK TO batch", "rolling back a batch");
+          txn_seqs.clear();
+        }
+        (void)Exec("RELEASE batch", "releasing a savepoint");
+      }
+      if (w->status.ok()) ++applied;
+    }
+    if (!savepoints && !group[0]->status.ok()) {
+      (void)Exec("ROLLBACK", "rolling back");
+      txn_seqs.clear();
+      return;
+    }
+    if (auto st = Exec("COMMIT", "committing"); !st.ok()) {
+      (void)Exec("ROLLBACK", "rolling back");
+      txn_seqs.clear();
+      for (Writer* w : group) {
+        if (w->status.ok()) w->status = st;
+      }
+      return;
+    }
+    transactions.fetch_add(1, std::memory_order_relaxed);
+    batches.fetch_add(static_cast<int64_t>(applied), std::memory_order_relaxed);
+    if (seq_cache.size() + txn_seqs.size() > kMaxSeqCacheSize) seq_cache.clear();
+    seq_cache.merge(txn_seqs);
+    txn_seqs.clear();
+  }
+
+  // Reads one execution row (column order of kExecutionColumns).
+  Result<ExecutionRecord> ReadExecution(const Statement& s) const {
+    ExecutionRecord r;
+    r.seq = s.ColInt(0);
+    r.arn = s.ColText(1);
+    r.execution_id = s.ColText(2);
+    r.name = s.ColText(3);
+    r.function_name = s.ColText(4);
+    r.input = s.ColText(5);
+    r.start_timestamp = s.ColInt(6);
+    r.execution_timeout_seconds = s.ColInt(7);
+    r.parent_arn = s.ColOptText(8);
+    r.parent_operation_id = s.ColOptText(9);
+    auto status = protocol::ParseExecutionStatus(s.ColText(10));
+    if (!status.ok()) return MakeError(std::string(kStoreCorruptError), status.error().message);
+    r.progress.status = *status;
+    r.progress.result = s.ColOptText(11);
+    auto error = ErrorFromText(s.ColOptText(12));
+    if (!error.ok()) return error.error();
+    r.progress.error = std::move(*error);
+    r.progress.end_timestamp = s.ColOptInt(13);
+    r.progress.next_event_id = s.ColInt(14);
+    r.progress.invoke_requested = s.ColInt(15) != 0;
+    r.progress.failed_invocations = s.ColInt(16);
+    return r;
+  }
+};
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+const std::string& SqliteStore::path() const { return impl_->path; }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                       const SqliteStoreOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  const std::string context = "store " + path;
+  int flags =
+      SQLITE_OPEN_NOMUTEX |
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = impl->db ? sqlite3_errmsg(impl->db) : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_CANTOPEN) {
+      return MakeError(std::string(kStoreIoError), "cannot open the store file: " + message,
+                       context);
+    }
+    return MakeError(std::string(CodeFor(rc)), message, context);
+  }
+  sqlite3_extended_result_codes(impl->db, 1);
+  sqlite3_busy_timeout(impl->db, options.busy_timeout_ms);
+  if (!options.read_only && sqlite3_db_readonly(impl->db, "main") == 1) {
+    return MakeError(std::string(kStoreReadOnlyError),
+                     "the store is read-only (the file is not writable); open it read-only or "
+                     "fix its permissions",
+                     context);
+  }
+
+  // Locking, journal and durability. A busy database here means another
+  // process holds it.
+  auto setup = [&](const char* sql, const char* what) -> Status {
+    Status st = impl->Exec(sql, what);
+    if (st.ok()) return st;
+    Error e = st.error();
+    if (e.code == kStoreLockedError) {
+      e.message = "the store is locked by another process (still busy after " +
+                  std::to_string(options.busy_timeout_ms) + " ms): " + e.message;
+    } else if (e.code == kStoreReadOnlyError || e.code == kStoreIoError) {
+      if (e.code == kStoreReadOnlyError) {
+        e.message =
+            "the store is read-only (the file or its directory is not writable): " + e.message;
+      }
+    } else if (e.code == kStoreCorruptError) {
+      e.message = "the file is not a cairn store: " + e.message;
+    }
+    return e;
+  };
+  if (!options.read_only) {
+    if (auto st = setup("PRAGMA locking_mode=EXCLUSIVE", "setting the locking mode"); !st.ok()) {
+      return st.error();
+    }
+    if (auto st = setup("PRAGMA journal_mode=WAL", "enabling the WAL journal"); !st.ok()) {
+      return st.error();
+    }
+    if (auto st = setup("PRAGMA synchronous=FULL", "setting synchronous=FULL"); !st.ok()) {
+      return st.error();
+    }
+    // Takes the write lock now (held until close in EXCLUSIVE mode), creates
+    // the schema if needed and checks its version.
+    if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
+    if (auto st = setup(kSchemaSql, "creating the schema"); !st.ok()) {
+      (void)impl->Exec("ROLLBACK", "rolling back");
+      return st.error();
+    }
+    if (auto st = setup("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+                        "creating the schema");
+        !st.ok()) {
+      (void)impl->Exec("ROLLBACK", "rolling back");
+      return st.error();
+    }
+  }
+  // Read the schema version.
+  int version = 0;
+  bool has_version_table = true;
+  {
+    Statement s;
+    rc = s.Prepare(impl->db, "SELECT max(version) FROM schema_version");
+    if (rc != SQLITE_OK) {
+      if (options.read_only && (rc & 0xff) == SQLITE_ERROR &&
+          std::string_view(sqlite3_errmsg(impl->db)).find("no such table") !=
+              std::string_view::npos) {
+        has_version_table = false;
+      } else {
+        return impl->Fail(rc, "reading the schema version");
+      }
+    } else {
+      rc = s.Step();
+      if (rc == SQLITE_ROW && !s.IsNull(0)) {
+        version = static_cast<int>(s.ColInt(0));
+      } else if (rc != SQLITE_ROW) {
+        return impl->Fail(rc, "reading the schema version");
+      }
+    }
+  }
+  if (!has_version_table) {
+    return MakeError(std::string(kStoreCorruptError), "the file is not a cairn store", context);
+  }
+  if (version > kSchemaVersion) {
+    if (!options.read_only) (void)impl->Exec("ROLLBACK", "rolling back");
+    return MakeError(std::string(kStoreNewerSchemaError),
+                     "the store was written by a newer cairn (schema version " +
+                         std::to_string(version) + "; this build understands up to " +
+                         std::to_string(kSchemaVersion) + "); use a newer cairn",
+                     context);
+  }
+  if (!options.read_only) {
+    if (version == 0) {
+      std::string sql =
+          "INSERT INTO schema_version(version) VALUES(" + std::to_string(kSchemaVersion) + ")";
+      if (auto st = impl->Exec(sql.c_str(), "recording the schema version"); !st.ok()) {
+        (void)impl->Exec("ROLLBACK", "rolling back");
+        return st.error();
+      }
+    }
+    if (auto st = setup("COMMIT", "creating the schema"); !st.ok()) return st.error();
+  } else if (version == 0) {
+    return MakeError(std::string(kStoreCorruptError), "the file is not a cairn store", context);
+  }
+  if (auto st = impl->PrepareAll(); !st.ok()) return st.error();
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+Status SqliteStore::Write(const WriteBatch& batch) {
+  Impl& d = *impl_;
+  if (d.options.read_only) {
+    return MakeError(std::string(kStoreReadOnlyError), "the store was opened read-only",
+                     "store " + d.path);
+  }
+  if (batch.empty()) return {};
+  Writer w;
+  w.batch = &batch;
+  std::unique_lock lock(d.queue_mu);
+  d.writers.push_back(&w);
+  while (!w.done && &w != d.writers.front()) w.cv.wait(lock);
+  if (w.done) return w.status;
+
+  // This writer leads: commit it and everything queued behind it.
+  std::vector<Writer*> group;
+  for (Writer* x : d.writers) {
+    if (group.size() >= d.options.max_group_size) break;
+    group.push_back(x);
+  }
+  lock.unlock();
+  {
+    std::lock_guard db_lock(d.db_mu);
+    d.CommitGroup(group);
+  }
+  lock.lock();
+  for (Writer* x : group) {
+    d.writers.pop_front();
+    if (x != &w) {
+      x->done = true;
+      x->cv.notify_one();
+    }
+  }
+  if (!d.writers.empty()) d.writers.front()->cv.notify_one();
+  return w.status;
+}
+
+Result<std::optional<ExecutionRecord>> SqliteStore::GetExecution(const std::string& arn) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  Statement& s = d.select_execution;
+  ResetOnExit reset(s);
+  s.Text(1, arn);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<ExecutionRecord>();
+  if (rc != SQLITE_ROW) return d.Fail(rc, "reading execution " + arn);
+  auto r = d.ReadExecution(s);
+  if (!r.ok()) return r.error();
+  return std::optional<ExecutionRecord>(std::move(*r));
+}
+
+Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const ExecutionQuery& q) {
+  Impl& d = *impl_;
+  std::string sql = std::string("SELECT ") +
+                    (q.include_payloads ? kExecutionColumns : kExecutionColumnsNoPayload) +
+                    " FROM executions WHERE 1";
+  int n = 0;
+  if (q.function_name) sql += " AND function_name=?" + std::to_string(++n);
+  if (q.name) sql += " AND name=?" + std::to_string(++n);
+  if (!q.statuses.empty()) {
+    sql += " AND status IN (";
+    for (size_t i = 0; i < q.statuses.size(); ++i) {
+      sql += (i ? ",?" : "?") + std::to_string(++n);
+    }
+    sql += ")";
+  }
+  if (q.started_after) sql += " AND start_ts>?" + std::to_string(++n);
+  if (q.started_before) sql += " AND start_ts<?" + std::to_string(++n);
+  if (q.cursor > 0)
+    sql += std::string(q.reverse ? " AND seq<?" : " AND seq>?") + std::to_string(++n);
+  sql += q.reverse ? " ORDER BY seq DESC" : " ORDER BY seq";
+  sql += " LIMIT ?" + std::to_string(++n);
+
+  std::lock_guard lock(d.db_mu);
+  Statement s;
+  int rc = s.Prepare(d.db, sql);
+  if (rc != SQLITE_OK) return d.Fail(rc, "listing executions");
+  int i = 0;
+  std::vector<std::string> statuses;
+  for (auto st : q.statuses) statuses.emplace_back(protocol::ToString(st));
+  if (q.function_name) s.Text(++i, *q.function_name);
+  if (q.name) s.Text(++i, *q.name);
+  for (const auto& st : statuses) s.Text(++i, st);
+  if (q.started_after) s.Int(++i, *q.started_after);
+  if (q.started_before) s.Int(++i, *q.started_before);
+  if (q.cursor > 0) s.Int(++i, q.cursor);
+  s.Int(++i, static_cast<int64_t>(q.limit));
+  std::vector<ExecutionRecord> out;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    auto r = d.ReadExecution(s);
+    if (!r.ok()) return r.error();
+    out.push_back(std::move(*r));
+  }
+  if (rc != SQLITE_DONE) return d.Fail(rc, "listing executions");
+  return out;
+}
+
+Result<std::vector<OperationRecord>> SqliteStore::GetOperations(const std::string& arn) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  std::vector<OperationRecord> out;
+  auto seq = d.LookupSeq(arn);
+  d.txn_seqs.clear();
+  if (!seq.ok()) return seq.error();
+  if (!*seq) return out;
+  Statement& s = d.select_operations;
+  ResetOnExit reset(s);
+  s.Int(1, **seq);
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    OperationRecord r;
+    r.arn = arn;
+    r.seq = s.ColInt(0);
+    Operation& op = r.operation;
+    op.id = s.ColText(1);
+    op.parent_id = s.ColOptText(2);
+    op.name = s.ColOptText(3);
+    auto type = protocol::ParseOperationType(s.ColText(4));
+    auto status = protocol::ParseOperationStatus(s.ColText(6));
+    if (!type.ok() || !status.ok()) {
+      return MakeError(std::string(kStoreCorruptError),
+                       "operation " + op.id + " has a bad type or status", "store " + d.path);
+    }
+    op.type = *type;
+    op.sub_type = s.ColOptText(5);
+    op.status = *status;
+    op.start_timestamp = s.ColOptInt(7);
+    op.end_timestamp = s.ColOptInt(8);
+    op.input_payload = s.ColOptText(9);
+    op.result = s.ColOptText(10);
+    auto error = ErrorFromText(s.ColOptText(11));
+    if (!error.ok()) return error.error();
+    op.error = std::move(*error);
+    if (auto v = s.ColOptInt(12)) op.replay_children = *v != 0;
+    if (auto v = s.ColOptInt(13)) op.attempt = static_cast<int>(*v);
+    op.next_attempt_timestamp = s.ColOptInt(14);
+    op.scheduled_end_timestamp = s.ColOptInt(15);
+    op.callback_id = s.ColOptText(16);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return d.Fail(rc, "reading operations of " + arn);
+  return out;
+}
+
+Result<std::vector<EventRecord>> SqliteStore::GetEvents(const std::string& arn,
+                                                        int64_t first_event_id, size_t limit,
+                                                        bool reverse) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  std::vector<EventRecord> out;
+  auto seq = d.LookupSeq(arn);
+  d.txn_seqs.clear();
+  if (!seq.ok()) return seq.error();
+  if (!*seq) return out;
+  Statement& s = reverse ? d.select_events_reverse : d.select_events;
+  ResetOnExit reset(s);
+  s.Int(1, **seq);
+  s.Int(2, first_event_id);
+  s.Int(3, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back({arn, s.ColInt(0), s.ColText(1)});
+  if (rc != SQLITE_DONE) return d.Fail(rc, "reading events of " + arn);
+  return out;
+}
+
+Result<std::optional<CallbackRecord>> SqliteStore::GetCallback(const std::string& callback_id) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  Statement& s = d.select_callback;
+  ResetOnExit reset(s);
+  s.Text(1, callback_id);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<CallbackRecord>();
+  if (rc != SQLITE_ROW) return d.Fail(rc, "reading a callback");
+  CallbackRecord r;
+  r.callback_id = s.ColText(0);
+  r.arn = s.ColText(1);
+  r.operation_id = s.ColText(2);
+  r.heartbeat_timeout_seconds = s.ColInt(3);
+  r.open = s.ColInt(4) != 0;
+  return std::optional<CallbackRecord>(std::move(r));
+}
+
+Result<std::vector<TimerRecord>> SqliteStore::GetTimers() {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  Statement& s = d.select_timers;
+  ResetOnExit reset(s);
+  std::vector<TimerRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    TimerRecord t;
+    t.key.arn = s.ColText(0);
+    t.key.operation_id = s.ColText(1);
+    t.key.kind = static_cast<TimerKind>(s.ColInt(2));
+    t.due = s.ColInt(3);
+    out.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE) return d.Fail(rc, "reading timers");
+  return out;
+}
+
+Status SqliteStore::CheckConsistency() {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  {
+    Statement s;
+    int rc = s.Prepare(d.db, "PRAGMA integrity_check");
+    if (rc != SQLITE_OK) return d.Fail(rc, "checking integrity");
+    rc = s.Step();
+    if (rc != SQLITE_ROW) return d.Fail(rc, "checking integrity");
+    std::string verdict = s.ColText(0);
+    if (verdict != "ok") {
+      return MakeError(std::string(kStoreCorruptError), "integrity_check: " + verdict,
+                       "store " + d.path);
+    }
+  }
+  static constexpr const char* kOrphans[][2] = {
+      {"operations",
+       "SELECT count(*) FROM operations WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+      {"events", "SELECT count(*) FROM events WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+      {"callbacks",
+       "SELECT count(*) FROM callbacks WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+      {"timers", "SELECT count(*) FROM timers WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+  };
+  for (const auto& [table, sql] : kOrphans) {
+    Statement s;
+    int rc = s.Prepare(d.db, sql);
+    if (rc != SQLITE_OK) return d.Fail(rc, "checking consistency");
+    rc = s.Step();
+    if (rc != SQLITE_ROW) return d.Fail(rc, "checking consistency");
+    if (s.ColInt(0) != 0) {
+      return MakeError(std::string(kStoreCorruptError),
+                       std::to_string(s.ColInt(0)) + " inconsistent rows in " + table,
+                       "store " + d.path);
+    }
+  }
+  return {};
+}
+
+StoreStats SqliteStore::stats() const {
+  return {impl_->batches.load(), impl_->transactions.load()};
+}
+
+Status SqliteStore::SetSchemaVersionForTesting(int version) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.db_mu);
+  std::string sql = "UPDATE schema_version SET version=" + std::to_string(version);
+  return d.Exec(sql.c_str(), "setting the schema version");
+}
+
+}  // namespace cairn::backend::local

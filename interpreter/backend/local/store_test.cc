@@ -1,0 +1,616 @@
+// One suite run against every Store (rocksdb's env_basic_test pattern), then
+// what only SqliteStore promises: persistence, group commit, exclusive
+// ownership, schema versions, read-only files.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "backend/local/memory_store.h"
+#include "backend/local/sqlite_store.h"
+#include "backend/local/testing/temp_dir.h"
+
+namespace cairn::backend::local {
+namespace {
+
+using protocol::ErrorObject;
+using protocol::ExecutionStatus;
+using protocol::Operation;
+using protocol::OperationStatus;
+using protocol::OperationType;
+using testing::TempDir;
+
+ExecutionRecord MakeExecution(const std::string& name, const std::string& function = "wf",
+                              int64_t start = 1000) {
+  ExecutionRecord r;
+  r.arn = "arn:aws:lambda:local:000000000000:function:" + function + ":$LATEST/durable-execution/" +
+          name + "/id-" + name;
+  r.execution_id = "id-" + name;
+  r.name = name;
+  r.function_name = function;
+  r.input = R"({"n":1})";
+  r.start_timestamp = start;
+  r.execution_timeout_seconds = 3600;
+  r.progress.invoke_requested = true;
+  return r;
+}
+
+OperationRecord MakeOperation(const std::string& arn, int64_t seq, const std::string& id) {
+  OperationRecord r;
+  r.arn = arn;
+  r.seq = seq;
+  r.operation.id = id;
+  r.operation.type = OperationType::kStep;
+  r.operation.sub_type = "Step";
+  r.operation.name = "step " + id;
+  r.operation.status = OperationStatus::kStarted;
+  r.operation.start_timestamp = 1234;
+  r.operation.attempt = 0;
+  return r;
+}
+
+class StoreFactory {
+ public:
+  virtual ~StoreFactory() = default;
+  virtual std::unique_ptr<Store> Make() = 0;
+};
+
+class MemoryFactory : public StoreFactory {
+ public:
+  std::unique_ptr<Store> Make() override { return std::make_unique<MemoryStore>(); }
+};
+
+class SqliteFactory : public StoreFactory {
+ public:
+  std::unique_ptr<Store> Make() override {
+    auto s = SqliteStore::Open(dir_.File("store" + std::to_string(n_++) + ".db"));
+    EXPECT_TRUE(s.ok()) << s.error().ToString();
+    return std::move(*s);
+  }
+
+ private:
+  TempDir dir_;
+  int n_ = 0;
+};
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      factory_ = std::make_unique<MemoryFactory>();
+    } else {
+      factory_ = std::make_unique<SqliteFactory>();
+    }
+    store_ = factory_->Make();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void MustWrite(const WriteBatch& b) {
+    Status st = store_->Write(b);
+    ASSERT_TRUE(st.ok()) << st.error().ToString();
+  }
+
+  std::unique_ptr<StoreFactory> factory_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, EmptyStoreHasNothing) {
+  auto e = store_->GetExecution("arn:nothing");
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(e->has_value());
+  auto list = store_->FindExecutions({});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+  auto timers = store_->GetTimers();
+  ASSERT_TRUE(timers.ok());
+  EXPECT_TRUE(timers->empty());
+  auto ops = store_->GetOperations("arn:nothing");
+  ASSERT_TRUE(ops.ok());
+  EXPECT_TRUE(ops->empty());
+  auto cb = store_->GetCallback("nope");
+  ASSERT_TRUE(cb.ok());
+  EXPECT_FALSE(cb->has_value());
+  EXPECT_TRUE(store_->CheckConsistency().ok());
+}
+
+TEST_P(StoreTest, ExecutionRoundTrips) {
+  ExecutionRecord r = MakeExecution("a");
+  r.parent_arn = "arn:parent";
+  r.parent_operation_id = "op-1";
+  WriteBatch b;
+  b.new_executions.push_back(r);
+  MustWrite(b);
+  auto got = store_->GetExecution(r.arn);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_GT((*got)->seq, 0);
+  r.seq = (*got)->seq;
+  EXPECT_EQ(**got, r);
+
+  ExecutionProgress p;
+  p.status = ExecutionStatus::kFailed;
+  p.error = ErrorObject{"Boom", "it broke", "data", {"a", "b"}};
+  p.end_timestamp = 5000;
+  p.next_event_id = 7;
+  p.failed_invocations = 2;
+  WriteBatch b2;
+  b2.progress.emplace_back(r.arn, p);
+  MustWrite(b2);
+  got = store_->GetExecution(r.arn);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->progress, p);
+  EXPECT_EQ((*got)->input, r.input);
+}
+
+TEST_P(StoreTest, DuplicateExecutionFailsTheWholeBatch) {
+  WriteBatch b;
+  b.new_executions.push_back(MakeExecution("a"));
+  MustWrite(b);
+
+  ExecutionRecord same_name = MakeExecution("a");
+  same_name.arn += "-other";
+  WriteBatch dup;
+  dup.new_executions.push_back(MakeExecution("b"));
+  dup.new_executions.push_back(same_name);
+  Status st = store_->Write(dup);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, kStoreConstraintError);
+  auto b_exec = store_->GetExecution(MakeExecution("b").arn);
+  ASSERT_TRUE(b_exec.ok());
+  EXPECT_FALSE(b_exec->has_value()) << "a failed batch must change nothing";
+
+  WriteBatch same_arn;
+  same_arn.new_executions.push_back(MakeExecution("a"));
+  EXPECT_FALSE(store_->Write(same_arn).ok());
+}
+
+TEST_P(StoreTest, BatchForUnknownExecutionFails) {
+  WriteBatch b;
+  b.operations.push_back(MakeOperation("arn:unknown", 0, "op"));
+  Status st = store_->Write(b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, kStoreConstraintError);
+}
+
+TEST_P(StoreTest, OperationsUpsertAndKeepCreationOrder) {
+  ExecutionRecord e = MakeExecution("a");
+  WriteBatch b;
+  b.new_executions.push_back(e);
+  b.operations.push_back(MakeOperation(e.arn, 1, "zzz"));
+  b.operations.push_back(MakeOperation(e.arn, 0, "aaa"));
+  OperationRecord full = MakeOperation(e.arn, 2, "full");
+  full.operation.parent_id = "aaa";
+  full.operation.end_timestamp = 99;
+  full.operation.status = OperationStatus::kPending;
+  full.operation.result = R"("r")";
+  full.operation.error = ErrorObject{"T", "M", std::nullopt, {}};
+  full.operation.replay_children = false;
+  full.operation.attempt = 3;
+  full.operation.next_attempt_timestamp = 777;
+  full.operation.scheduled_end_timestamp = 888;
+  full.operation.callback_id = "cb";
+  full.operation.input_payload = "in";
+  b.operations.push_back(full);
+  MustWrite(b);
+
+  auto ops = store_->GetOperations(e.arn);
+  ASSERT_TRUE(ops.ok());
+  ASSERT_EQ(ops->size(), 3u);
+  EXPECT_EQ((*ops)[0].operation.id, "aaa");
+  EXPECT_EQ((*ops)[1].operation.id, "zzz");
+  EXPECT_EQ((*ops)[2], full);
+
+  OperationRecord done = MakeOperation(e.arn, 0, "aaa");
+  done.operation.status = OperationStatus::kSucceeded;
+  done.operation.result = "42";
+  WriteBatch b2;
+  b2.operations.push_back(done);
+  MustWrite(b2);
+  ops = store_->GetOperations(e.arn);
+  ASSERT_TRUE(ops.ok());
+  ASSERT_EQ(ops->size(), 3u);
+  EXPECT_EQ((*ops)[0], done);
+}
+
+TEST_P(StoreTest, EventsAppendAndPage) {
+  ExecutionRecord e = MakeExecution("a");
+  WriteBatch b;
+  b.new_executions.push_back(e);
+  for (int i = 1; i <= 5; ++i) b.events.push_back({e.arn, i, "{\"n\":" + std::to_string(i) + "}"});
+  MustWrite(b);
+
+  auto all = store_->GetEvents(e.arn, 1, 100, false);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[4].body, "{\"n\":5}");
+  auto page = store_->GetEvents(e.arn, 2, 2, false);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].event_id, 2);
+  EXPECT_EQ((*page)[1].event_id, 3);
+  auto back = store_->GetEvents(e.arn, 4, 10, true);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 4u);
+  EXPECT_EQ((*back)[0].event_id, 4);
+  EXPECT_EQ((*back)[3].event_id, 1);
+
+  // A duplicate event id fails its whole batch.
+  WriteBatch dup;
+  dup.operations.push_back(MakeOperation(e.arn, 0, "x"));
+  dup.events.push_back({e.arn, 3, "{}"});
+  EXPECT_FALSE(store_->Write(dup).ok());
+  auto ops = store_->GetOperations(e.arn);
+  ASSERT_TRUE(ops.ok());
+  EXPECT_TRUE(ops->empty());
+}
+
+TEST_P(StoreTest, CallbacksAndTimers) {
+  ExecutionRecord e = MakeExecution("a");
+  WriteBatch b;
+  b.new_executions.push_back(e);
+  b.callbacks.push_back({"cb1", e.arn, "op1", 30, true});
+  b.timers_set.push_back({{e.arn, "w", TimerKind::kWaitEnd}, 500});
+  b.timers_set.push_back({{e.arn, "s", TimerKind::kStepRetry}, 100});
+  b.timers_set.push_back({{e.arn, "", TimerKind::kExecutionTimeout}, 900});
+  MustWrite(b);
+
+  auto cb = store_->GetCallback("cb1");
+  ASSERT_TRUE(cb.ok() && cb->has_value());
+  EXPECT_EQ(**cb, (CallbackRecord{"cb1", e.arn, "op1", 30, true}));
+  auto timers = store_->GetTimers();
+  ASSERT_TRUE(timers.ok());
+  ASSERT_EQ(timers->size(), 3u);
+  EXPECT_EQ((*timers)[0].key.operation_id, "s");
+  EXPECT_EQ((*timers)[1].due, 500);
+  EXPECT_EQ((*timers)[2].key.kind, TimerKind::kExecutionTimeout);
+
+  WriteBatch b2;
+  b2.callbacks.push_back({"cb1", e.arn, "op1", 30, false});
+  b2.timers_set.push_back({{e.arn, "w", TimerKind::kWaitEnd}, 50});  // replaces
+  b2.timers_cleared.push_back({e.arn, "s", TimerKind::kStepRetry});
+  b2.timers_cleared.push_back({e.arn, "absent", TimerKind::kStepRetry});
+  MustWrite(b2);
+  cb = store_->GetCallback("cb1");
+  ASSERT_TRUE(cb.ok() && cb->has_value());
+  EXPECT_FALSE((*cb)->open);
+  timers = store_->GetTimers();
+  ASSERT_TRUE(timers.ok());
+  ASSERT_EQ(timers->size(), 2u);
+  EXPECT_EQ((*timers)[0], (TimerRecord{{e.arn, "w", TimerKind::kWaitEnd}, 50}));
+  EXPECT_TRUE(store_->CheckConsistency().ok());
+}
+
+TEST_P(StoreTest, FindExecutionsFiltersAndPages) {
+  WriteBatch b;
+  for (int i = 0; i < 6; ++i) {
+    ExecutionRecord r = MakeExecution("e" + std::to_string(i), i % 2 ? "odd" : "even", 1000 + i);
+    if (i >= 4) r.progress.status = ExecutionStatus::kSucceeded;
+    b.new_executions.push_back(r);
+  }
+  MustWrite(b);
+
+  ExecutionQuery q;
+  q.function_name = "even";
+  auto even = store_->FindExecutions(q);
+  ASSERT_TRUE(even.ok());
+  ASSERT_EQ(even->size(), 3u);
+  EXPECT_EQ((*even)[0].name, "e0");
+  EXPECT_EQ((*even)[2].name, "e4");
+
+  q.statuses = {ExecutionStatus::kSucceeded};
+  auto done = store_->FindExecutions(q);
+  ASSERT_TRUE(done.ok());
+  ASSERT_EQ(done->size(), 1u);
+  EXPECT_EQ((*done)[0].name, "e4");
+
+  ExecutionQuery page;
+  page.limit = 4;
+  auto first = store_->FindExecutions(page);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 4u);
+  page.cursor = first->back().seq;
+  auto second = store_->FindExecutions(page);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[1].name, "e5");
+
+  ExecutionQuery rev;
+  rev.reverse = true;
+  rev.limit = 2;
+  rev.include_payloads = false;
+  auto newest = store_->FindExecutions(rev);
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].name, "e5");
+  EXPECT_TRUE((*newest)[0].input.empty());
+  rev.cursor = newest->back().seq;
+  auto older = store_->FindExecutions(rev);
+  ASSERT_TRUE(older.ok());
+  ASSERT_EQ(older->size(), 2u);
+  EXPECT_EQ((*older)[0].name, "e3");
+
+  ExecutionQuery window;
+  window.started_after = 1001;
+  window.started_before = 1004;
+  auto mid = store_->FindExecutions(window);
+  ASSERT_TRUE(mid.ok());
+  ASSERT_EQ(mid->size(), 2u);
+  EXPECT_EQ((*mid)[0].name, "e2");
+
+  ExecutionQuery by_name;
+  by_name.function_name = "odd";
+  by_name.name = "e3";
+  auto named = store_->FindExecutions(by_name);
+  ASSERT_TRUE(named.ok());
+  ASSERT_EQ(named->size(), 1u);
+}
+
+TEST_P(StoreTest, ConcurrentWritersAllLand) {
+  constexpr int kThreads = 8;
+  constexpr int kBatches = 12;
+  WriteBatch b;
+  for (int t = 0; t < kThreads; ++t)
+    b.new_executions.push_back(MakeExecution("t" + std::to_string(t)));
+  MustWrite(b);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string arn = MakeExecution("t" + std::to_string(t)).arn;
+      for (int i = 0; i < kBatches; ++i) {
+        WriteBatch w;
+        w.operations.push_back(MakeOperation(arn, i, "op" + std::to_string(i)));
+        w.events.push_back({arn, i + 1, "{}"});
+        if (!store_->Write(w).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    auto ops = store_->GetOperations(MakeExecution("t" + std::to_string(t)).arn);
+    ASSERT_TRUE(ops.ok());
+    EXPECT_EQ(ops->size(), static_cast<size_t>(kBatches));
+  }
+  EXPECT_EQ(store_->stats().batches, 1 + kThreads * kBatches);
+  EXPECT_LE(store_->stats().transactions, store_->stats().batches);
+  EXPECT_TRUE(store_->CheckConsistency().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, StoreTest, ::testing::Values("memory", "sqlite"),
+                         [](const auto& info) { return info.param; });
+
+// ---- SqliteStore only ----
+
+TEST(SqliteStoreTest, DataSurvivesReopen) {
+  TempDir dir;
+  std::string path = dir.File("s.db");
+  ExecutionRecord e = MakeExecution("a");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    WriteBatch b;
+    b.new_executions.push_back(e);
+    b.operations.push_back(MakeOperation(e.arn, 0, "op"));
+    b.timers_set.push_back({{e.arn, "op", TimerKind::kWaitEnd}, 42});
+    ASSERT_TRUE((*s)->Write(b).ok());
+  }
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  auto got = (*s)->GetExecution(e.arn);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->name, "a");
+  auto timers = (*s)->GetTimers();
+  ASSERT_TRUE(timers.ok());
+  EXPECT_EQ(timers->size(), 1u);
+  // The seq cache was empty after reopening: writes still resolve the ARN.
+  WriteBatch b;
+  b.operations.push_back(MakeOperation(e.arn, 1, "op2"));
+  ASSERT_TRUE((*s)->Write(b).ok());
+  EXPECT_TRUE((*s)->CheckConsistency().ok());
+}
+
+TEST(SqliteStoreTest, GroupCommitSharesTransactions) {
+  TempDir dir;
+  auto s = SqliteStore::Open(dir.File("g.db"));
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Store& store = **s;
+  constexpr int kThreads = 8;
+  constexpr int kBatches = 25;
+  WriteBatch b;
+  for (int t = 0; t < kThreads; ++t)
+    b.new_executions.push_back(MakeExecution("t" + std::to_string(t)));
+  ASSERT_TRUE(store.Write(b).ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string arn = MakeExecution("t" + std::to_string(t)).arn;
+      for (int i = 0; i < kBatches; ++i) {
+        WriteBatch w;
+        w.operations.push_back(MakeOperation(arn, i, "op" + std::to_string(i)));
+        EXPECT_TRUE(store.Write(w).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  StoreStats st = store.stats();
+  EXPECT_EQ(st.batches, 1 + kThreads * kBatches);
+  EXPECT_LT(st.transactions, st.batches) << "concurrent batches should share transactions";
+  std::printf("group commit: %lld batches in %lld transactions\n",
+              static_cast<long long>(st.batches), static_cast<long long>(st.transactions));
+}
+
+TEST(SqliteStoreTest, AFailingBatchInAGroupFailsAlone) {
+  TempDir dir;
+  auto s = SqliteStore::Open(dir.File("f.db"));
+  ASSERT_TRUE(s.ok());
+  Store& store = **s;
+  WriteBatch b;
+  b.new_executions.push_back(MakeExecution("a"));
+  ASSERT_TRUE(store.Write(b).ok());
+  std::string arn = MakeExecution("a").arn;
+  // Many writers at once, every third one bad (duplicate event 1).
+  WriteBatch first;
+  first.events.push_back({arn, 1, "{}"});
+  ASSERT_TRUE(store.Write(first).ok());
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      WriteBatch w;
+      if (t % 3 == 0) {
+        w.operations.push_back(MakeOperation(arn, 100 + t, "bad" + std::to_string(t)));
+        w.events.push_back({arn, 1, "{}"});
+      } else {
+        w.operations.push_back(MakeOperation(arn, t, "good" + std::to_string(t)));
+      }
+      (store.Write(w).ok() ? ok : bad)++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(bad.load(), 4);
+  auto ops = store.GetOperations(arn);
+  ASSERT_TRUE(ops.ok());
+  EXPECT_EQ(ops->size(), 8u);
+  for (const auto& op : *ops) EXPECT_EQ(op.operation.id.rfind("good", 0), 0u) << op.operation.id;
+}
+
+TEST(SqliteStoreTest, NewerSchemaVersionIsRefused) {
+  TempDir dir;
+  std::string path = dir.File("v.db");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->SetSchemaVersionForTesting(SqliteStore::kSchemaVersion + 1).ok());
+  }
+  auto s = SqliteStore::Open(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, kStoreNewerSchemaError);
+  EXPECT_NE(s.error().message.find("newer"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().ToString().find(path), std::string::npos);
+}
+
+TEST(SqliteStoreTest, NotADatabaseIsRefused) {
+  TempDir dir;
+  std::string path = dir.File("junk.db");
+  std::ofstream(path) << std::string(8192, 'x');
+  auto s = SqliteStore::Open(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, kStoreCorruptError) << s.error().ToString();
+}
+
+TEST(SqliteStoreTest, StoreHeldByAnotherProcessIsLocked) {
+  TempDir dir;
+  std::string path = dir.File("l.db");
+  auto holder = SqliteStore::Open(path);
+  ASSERT_TRUE(holder.ok());
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    SqliteStoreOptions options;
+    options.busy_timeout_ms = 100;
+    auto s = SqliteStore::Open(path, options);
+    std::string verdict = s.ok() ? "opened" : s.error().code + "|" + s.error().ToString();
+    (void)!write(pipe_fds[1], verdict.data(), verdict.size());
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string verdict;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) verdict.append(buf, static_cast<size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(verdict.rfind(std::string(kStoreLockedError) + "|", 0), 0u) << verdict;
+  EXPECT_NE(verdict.find("locked by another process"), std::string::npos) << verdict;
+  // Once the holder closes, the store opens again.
+  holder->reset();
+  auto again = SqliteStore::Open(path);
+  EXPECT_TRUE(again.ok()) << again.error().ToString();
+}
+
+TEST(SqliteStoreTest, ReadOnlyOpenReadsButRefusesWrites) {
+  TempDir dir;
+  std::string path = dir.File("r.db");
+  ExecutionRecord e = MakeExecution("a");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok());
+    WriteBatch b;
+    b.new_executions.push_back(e);
+    ASSERT_TRUE((*s)->Write(b).ok());
+  }
+  SqliteStoreOptions options;
+  options.read_only = true;
+  auto s = SqliteStore::Open(path, options);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  auto got = (*s)->GetExecution(e.arn);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  WriteBatch b;
+  b.new_executions.push_back(MakeExecution("b"));
+  Status st = (*s)->Write(b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, kStoreReadOnlyError);
+}
+
+// Sets or clears the immutable attribute (what makes a file read-only even
+// for root); false if the file system or the process cannot.
+bool SetImmutable(const std::string& path, bool on) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (ok) {
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  close(fd);
+  return ok;
+}
+
+TEST(SqliteStoreTest, ReadOnlyFileIsAClearError) {
+  TempDir dir;
+  std::string path = dir.File("ro.db");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok());
+  }
+  if (geteuid() == 0) {
+    // Root ignores permission bits; the immutable attribute still binds it.
+    if (!SetImmutable(path, true)) {
+      GTEST_SKIP() << "running as root without FS_IOC_SETFLAGS: a read-only file cannot be "
+                      "simulated (ReadOnlyOpenReadsButRefusesWrites covers the error path)";
+    }
+  } else {
+    ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+  }
+  auto s = SqliteStore::Open(path);
+  if (geteuid() == 0) SetImmutable(path, false);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, kStoreReadOnlyError) << s.error().ToString();
+  EXPECT_NE(s.error().message.find("read-only"), std::string::npos);
+  EXPECT_NE(s.error().ToString().find(path), std::string::npos);
+}
+
+TEST(SqliteStoreTest, MissingDirectoryIsAClearError) {
+  auto s = SqliteStore::Open("/nonexistent-cairn-dir/x/store.db");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, kStoreIoError);
+  EXPECT_NE(s.error().ToString().find("/nonexistent-cairn-dir/x/store.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cairn::backend::local

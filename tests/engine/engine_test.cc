@@ -1,0 +1,631 @@
+// The engine against cairn's embedded durable service (the real service
+// side of the protocol, on an in-memory store), with time skipped by a
+// FakeClock and actions answered by a script.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "backend/local/local_durable_service.h"
+#include "backend/local/memory_store.h"
+#include "compile/compile.h"
+#include "validate/validate.h"
+
+namespace cairn::engine {
+namespace {
+
+using nlohmann::json;
+using protocol::ExecutionStatus;
+
+// Answers process.run by the program name (command[0]): queued outcomes
+// first, then success with {"ran": name, "params": ...}. Counts calls.
+class ScriptedActions final : public actions::ActionRunner {
+ public:
+  actions::ActionOutcome Run(const actions::ActionRequest& request) override {
+    std::lock_guard lock(mu_);
+    json command = request.params.value("command", json::array());
+    std::string key = command.is_array() && !command.empty() && command[0].is_string()
+                          ? command[0].get<std::string>()
+                          : "?";
+    calls_[key]++;
+    last_params_[key] = request.params;
+    auto& queue = script_[key];
+    if (!queue.empty()) {
+      auto outcome = queue.front();
+      queue.pop_front();
+      return outcome;
+    }
+    return actions::ActionOutcome::Success({{"ran", key}, {"attempt", request.attempt}});
+  }
+  void Then(const std::string& key, actions::ActionOutcome outcome) {
+    std::lock_guard lock(mu_);
+    script_[key].push_back(std::move(outcome));
+  }
+  int calls(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return calls_[key];
+  }
+  json params(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return last_params_[key];
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::deque<actions::ActionOutcome>> script_;
+  std::map<std::string, int> calls_;
+  std::map<std::string, json> last_params_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& yaml) {
+    ValidationResult r = ValidateText(yaml, "test.yaml");
+    for (const auto& d : r.diagnostics) ADD_FAILURE() << d.location.ToString() << " " << d.code << " " << d.message;
+    ASSERT_TRUE(r.ok());
+    auto def = std::make_shared<const WorkflowDefinition>(std::move(r.definition));
+    auto table = std::make_shared<const expr::ExpressionTable>(std::move(r.expressions));
+    auto graph = CompileWorkflow(def, table);
+    ASSERT_TRUE(graph.ok()) << graph.error().ToString();
+    EngineOptions options;
+    options.clock = &clock_;
+    options.on_event = [this](const StepEvent& e) { events_.push_back(e); };
+    engine_ = std::make_unique<Engine>(*graph, &actions_, options);
+    if (!service_) {
+      auto service = backend::local::LocalDurableService::Create(store_, clock_, &invoker_);
+      ASSERT_TRUE(service.ok()) << service.error().ToString();
+      service_ = std::move(*service);
+    }
+  }
+
+  std::string Start(const json& input = json::object(), const std::string& name = "") {
+    backend::local::StartExecutionRequest req;
+    req.function_name = "test";
+    if (!name.empty()) req.name = name;
+    req.input = input.dump();
+    auto started = service_->StartExecution(req);
+    EXPECT_TRUE(started.ok()) << started.error().ToString();
+    return started.ok() ? started->arn : "";
+  }
+
+  // Runs everything that is due; with `skip_time`, also jumps the clock to
+  // each next timer (waits, retries, callback deadlines) until nothing is left.
+  void Drive(bool skip_time = true) {
+    backend::local::IdleOptions idle;
+    if (skip_time) idle.advance_clock = &clock_;
+    auto s = service_->RunUntilIdle(idle);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  }
+
+  backend::local::ExecutionRecord Execution(const std::string& arn) {
+    auto r = service_->GetExecution(arn);
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+    return r.ok() ? *r : backend::local::ExecutionRecord{};
+  }
+
+  json Output(const std::string& arn) {
+    auto rec = Execution(arn);
+    EXPECT_EQ(rec.progress.status, ExecutionStatus::kSucceeded)
+        << (rec.progress.error ? rec.progress.error->type + ": " + rec.progress.error->message : "");
+    return rec.progress.result ? json::parse(*rec.progress.result) : json();
+  }
+
+  std::vector<std::string> EventTypes(const std::string& arn) {
+    backend::local::HistoryRequest req;
+    req.arn = arn;
+    auto page = service_->GetHistory(req);
+    EXPECT_TRUE(page.ok());
+    std::vector<std::string> types;
+    if (page.ok()) {
+      for (const auto& e : page->events) types.push_back(e.event_type);
+    }
+    return types;
+  }
+
+  std::vector<backend::local::HistoryEvent> Events(const std::string& arn) {
+    backend::local::HistoryRequest req;
+    req.arn = arn;
+    auto page = service_->GetHistory(req);
+    return page.ok() ? page->events : std::vector<backend::local::HistoryEvent>{};
+  }
+
+  // The engine can be swapped (a changed workflow) under the same service.
+  struct Forward final : backend::Invoker {
+    EngineTest* t;
+    explicit Forward(EngineTest* test) : t(test) {}
+    Result<protocol::InvocationOutput> Invoke(const protocol::Invocation& inv,
+                                              backend::CheckpointClient& client) override {
+      if (t->crash_after_checkpoints_ < 0) return t->engine_->Invoke(inv, client);
+      Dying dying(client, t->crash_after_checkpoints_);
+      return t->engine_->Invoke(inv, dying);
+    }
+  };
+
+  // A checkpoint client whose process "dies" after `budget` checkpoints:
+  // later checkpoints are lost, as when cairn is killed mid-invocation.
+  struct Dying final : backend::CheckpointClient {
+    backend::CheckpointClient& inner;
+    int budget;
+    Dying(backend::CheckpointClient& c, int b) : inner(c), budget(b) {}
+    Result<protocol::CheckpointResponse> Checkpoint(const std::string& arn,
+                                                    const protocol::CheckpointRequest& r) override {
+      if (budget-- <= 0) return MakeError(std::string(backend::kRetryableError), "the process died");
+      return inner.Checkpoint(arn, r);
+    }
+    Result<protocol::ExecutionState> GetState(const std::string& arn, const std::string& token,
+                                              const std::string& marker) override {
+      return inner.GetState(arn, token, marker);
+    }
+  };
+  int crash_after_checkpoints_ = -1;
+
+  FakeClock clock_;
+  backend::local::MemoryStore store_;
+  ScriptedActions actions_;
+  Forward invoker_{this};
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<backend::local::LocalDurableService> service_;
+  std::vector<StepEvent> events_;
+};
+
+TEST_F(EngineTest, SequentialStepsRunOnceEachAndProduceTheOutput) {
+  Load(R"(
+cairn: 1
+name: test
+input: {type: object, properties: {who: {type: string, default: world}}}
+steps:
+  - name: greet
+    set: {text: "hello ${ .input.who }"}
+  - name: first
+    process.run: {command: [first, "${ .steps.greet.text }"]}
+  - name: second
+    process.run: {command: [second]}
+output: {greeting: "${ .steps.greet.text }", first: "${ .steps.first.ran }", second: "${ .steps.second.ran }"}
+)");
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), json({{"greeting", "hello world"}, {"first", "first"}, {"second", "second"}}));
+  EXPECT_EQ(actions_.calls("first"), 1);
+  EXPECT_EQ(actions_.calls("second"), 1);
+  EXPECT_EQ(actions_.params("first")["command"][1], "hello world");
+  EXPECT_EQ(EventTypes(arn), (std::vector<std::string>{"ExecutionStarted", "StepStarted", "StepSucceeded",
+                                                       "StepStarted", "StepSucceeded", "InvocationCompleted",
+                                                       "ExecutionSucceeded"}));
+}
+
+TEST_F(EngineTest, RetryIsADurableDelayThenTheNextAttempt) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: flaky
+    process.run: {command: [flaky]}
+    retry: {errors: [Net.*], maxAttempts: 3, interval: 30s}
+)");
+  actions_.Then("flaky", actions::ActionOutcome::Failure("Net.Reset", "connection reset"));
+  actions_.Then("flaky", actions::ActionOutcome::Failure("Net.Reset", "connection reset"));
+  int64_t t0 = clock_.NowMillis();
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn)["attempt"], 3);
+  EXPECT_EQ(actions_.calls("flaky"), 3);
+  EXPECT_GE(clock_.NowMillis() - t0, 90'000);  // 30s, then 60s (backoff 2)
+  auto events = Events(arn);
+  int failed_with_retry = 0;
+  for (const auto& e : events) {
+    if (e.event_type == "StepFailed" && e.details.contains("RetryDetails")) ++failed_with_retry;
+  }
+  EXPECT_EQ(failed_with_retry, 2);
+}
+
+TEST_F(EngineTest, RetryGivesUpAndCatchRoutesWithTheError) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: risky
+    process.run: {command: [risky]}
+    retry: {errors: [Net.*], maxAttempts: 2, interval: 1s}
+    catch:
+      - errors: [Net.Reset]
+        next: fallback
+  - name: unreachableOnFailure
+    set: 1
+    next: end
+  - name: fallback
+    set: {caught: "${ .error.error }", why: "${ .error.message }"}
+)");
+  actions_.Then("risky", actions::ActionOutcome::Failure("Net.Reset", "reset 1"));
+  actions_.Then("risky", actions::ActionOutcome::Failure("Net.Reset", "reset 2"));
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), json({{"caught", "Net.Reset"}, {"why", "reset 2"}}));
+  EXPECT_EQ(actions_.calls("risky"), 2);
+}
+
+TEST_F(EngineTest, UncaughtFailureFailsTheExecution) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: boom
+    process.run: {command: [boom]}
+)");
+  actions_.Then("boom", actions::ActionOutcome::Failure("Process.ExitCode", "exited with status 3"));
+  std::string arn = Start();
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  ASSERT_TRUE(rec.progress.error);
+  EXPECT_EQ(rec.progress.error->type, "Process.ExitCode");
+}
+
+TEST_F(EngineTest, WaitSuspendsAndCompletedStepsAreNotRunAgain) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: before
+    process.run: {command: [before]}
+  - name: pause
+    wait: 1h
+  - name: after
+    process.run: {command: [after]}
+)");
+  int64_t t0 = clock_.NowMillis();
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn)["ran"], "after");
+  EXPECT_GE(clock_.NowMillis() - t0, 3'600'000);
+  EXPECT_EQ(actions_.calls("before"), 1);
+  EXPECT_EQ(actions_.calls("after"), 1);
+  auto types = EventTypes(arn);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "InvocationCompleted"), 2);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "WaitSucceeded"), 1);
+}
+
+TEST_F(EngineTest, WaitForCallbackGivesTheSubmitterTheIdAndResumesOnSuccess) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: runTask
+    process.run:
+      command: [worker]
+      env: {CALLBACK_ID: "${ .callback.id }"}
+    waitForCallback: {timeout: 1h, heartbeat: 5m}
+output: ${ .steps.runTask }
+)");
+  std::string arn = Start();
+  Drive(/*skip_time=*/false);
+  auto first = Execution(arn);
+  EXPECT_EQ(first.progress.status, ExecutionStatus::kRunning)
+      << (first.progress.error ? first.progress.error->type + ": " + first.progress.error->message : "");
+  std::string callback_id = actions_.params("worker")["env"]["CALLBACK_ID"];
+  ASSERT_GE(callback_id.size(), 22u);  // ≥ 128 random bits
+  ASSERT_TRUE(service_->SendCallbackSuccess(callback_id, R"({"exitCode": 0})").ok());
+  Drive(/*skip_time=*/false);
+  json out = Output(arn);
+  EXPECT_EQ(out["result"], json({{"exitCode", 0}}));
+  EXPECT_EQ(out["submitted"]["ran"], "worker");
+  EXPECT_EQ(actions_.calls("worker"), 1);
+}
+
+TEST_F(EngineTest, CallbackTimeoutIsCaught) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: hold
+    waitForCallback: {timeout: 10m}
+    catch:
+      - errors: [Callback.Timeout]
+        next: timedOut
+  - name: ok
+    set: done
+    next: end
+  - name: timedOut
+    set: "${ .error.error }"
+)");
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), "Callback.Timeout");
+}
+
+TEST_F(EngineTest, CallbacksCreatedApartAndAwaitedInEitherOrder) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: a
+    callback: {timeout: 1h}
+  - name: b
+    callback: {timeout: 1h}
+  - name: notify
+    process.run: {command: [notify, "${ .steps.a.id }", "${ .steps.b.id }"]}
+  - name: waitB
+    await: b
+  - name: waitA
+    await: a
+output: {a: "${ .steps.waitA }", b: "${ .steps.waitB }"}
+)");
+  std::string arn = Start();
+  Drive(/*skip_time=*/false);
+  json p = actions_.params("notify");
+  std::string a = p["command"][1], b = p["command"][2];
+  ASSERT_TRUE(service_->SendCallbackSuccess(a, "\"first\"").ok());
+  Drive(/*skip_time=*/false);
+  EXPECT_EQ(Execution(arn).progress.status, ExecutionStatus::kRunning);
+  ASSERT_TRUE(service_->SendCallbackSuccess(b, "\"second\"").ok());
+  Drive(/*skip_time=*/false);
+  EXPECT_EQ(Output(arn), json({{"a", "first"}, {"b", "second"}}));
+}
+
+TEST_F(EngineTest, PollChecksUntilTheConditionHolds) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: waitForStop
+    poll:
+      check:
+        process.run: {command: [describe]}
+      until: ${ .lastStatus == "STOPPED" }
+      interval: 5s
+      backoff: {rate: 2, max: 15s}
+      timeout: 1h
+)");
+  actions_.Then("describe", actions::ActionOutcome::Success({{"lastStatus", "PENDING"}}));
+  actions_.Then("describe", actions::ActionOutcome::Success({{"lastStatus", "RUNNING"}}));
+  actions_.Then("describe", actions::ActionOutcome::Success({{"lastStatus", "RUNNING"}}));
+  actions_.Then("describe", actions::ActionOutcome::Success({{"lastStatus", "STOPPED"}}));
+  int64_t t0 = clock_.NowMillis();
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), json({{"lastStatus", "STOPPED"}}));
+  EXPECT_EQ(actions_.calls("describe"), 4);
+  EXPECT_GE(clock_.NowMillis() - t0, (5 + 10 + 15) * 1000);  // 5s, 10s, capped at 15s
+}
+
+TEST_F(EngineTest, PollTimesOut) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: waitForever
+    poll:
+      check:
+        process.run: {command: [describe]}
+      until: ${ .done }
+      interval: 10s
+      maxAttempts: 3
+)");
+  for (int i = 0; i < 5; ++i) actions_.Then("describe", actions::ActionOutcome::Success({{"done", false}}));
+  std::string arn = Start();
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "Cairn.Timeout");
+  EXPECT_EQ(actions_.calls("describe"), 3);
+}
+
+TEST_F(EngineTest, SwitchRoutesAndFails) {
+  Load(R"(
+cairn: 1
+name: test
+input: {type: object, properties: {amount: {type: integer}}}
+steps:
+  - name: route
+    switch:
+      - if: ${ .input.amount > 1000 }
+        fail: {error: TooLarge, cause: "amount ${ .input.amount } is over the limit"}
+      - if: ${ .input.amount > 100 }
+        next: review
+  - name: auto
+    set: auto
+    next: end
+  - name: review
+    set: review
+)");
+  std::string small = Start({{"amount", 5}}, "small");
+  std::string mid = Start({{"amount", 500}}, "mid");
+  std::string big = Start({{"amount", 5000}}, "big");
+  Drive();
+  EXPECT_EQ(Output(small), "auto");
+  EXPECT_EQ(Output(mid), "review");
+  auto rec = Execution(big);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "TooLarge");
+  EXPECT_EQ(rec.progress.error->message, "amount 5000 is over the limit");
+}
+
+TEST_F(EngineTest, ParallelBranchesInWrittenOrderWithABatchResult) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: fan
+    parallel:
+      branches:
+        zeta:
+          - name: z
+            process.run: {command: [zeta]}
+        alpha:
+          - name: a
+            wait: 30s
+          - name: a2
+            process.run: {command: [alpha]}
+output: ${ .steps.fan.results }
+)");
+  std::string arn = Start();
+  Drive();
+  json out = Output(arn);
+  EXPECT_EQ(out["zeta"]["ran"], "zeta");
+  EXPECT_EQ(out["alpha"]["ran"], "alpha");
+  EXPECT_EQ(actions_.calls("zeta"), 1);
+  auto events = Events(arn);
+  std::vector<std::string> branch_names;
+  for (const auto& e : events) {
+    if (e.event_type == "ContextStarted" && e.sub_type == "ParallelBranch") branch_names.push_back(*e.name);
+  }
+  EXPECT_EQ(branch_names, (std::vector<std::string>{"zeta", "alpha"}));
+}
+
+TEST_F(EngineTest, MapWithToleratedFailures) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: each
+    map:
+      items: ${ .input.items }
+      maxConcurrency: 2
+      toleratedFailureCount: 1
+      steps:
+        - name: work
+          process.run: {command: ["${ .item }", "${ .index }"]}
+output: ${ .steps.each | {results, successCount, failureCount, completionReason} }
+)");
+  actions_.Then("b", actions::ActionOutcome::Failure("Work.Failed", "b broke"));
+  std::string arn = Start({{"items", {"a", "b", "c"}}});
+  Drive();
+  json out = Output(arn);
+  EXPECT_EQ(out["successCount"], 2);
+  EXPECT_EQ(out["failureCount"], 1);
+  EXPECT_EQ(out["completionReason"], "ALL_COMPLETED");
+  EXPECT_EQ(out["results"][0]["ran"], "a");
+  EXPECT_TRUE(out["results"][1].is_null());
+  EXPECT_EQ(actions_.params("c")["command"][1], 2);  // a lone expression keeps its type
+}
+
+TEST_F(EngineTest, GroupRunsAsAChildContext) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: block
+    group:
+      - name: inner1
+        process.run: {command: [one]}
+      - name: inner2
+        set: "${ .steps.inner1.ran }-done"
+output: ${ .steps.block }
+)");
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), "one-done");
+  auto events = Events(arn);
+  std::optional<std::string> group_id;
+  for (const auto& e : events) {
+    if (e.event_type == "ContextStarted") group_id = e.id;
+    if (e.event_type == "StepStarted") {
+      EXPECT_EQ(e.parent_id, group_id);
+    }
+  }
+  ASSERT_TRUE(group_id);
+}
+
+TEST_F(EngineTest, InvalidInputFailsBeforeTheFirstStep) {
+  Load(R"(
+cairn: 1
+name: test
+input: {type: object, required: [message], properties: {message: {type: string}}}
+steps:
+  - name: work
+    process.run: {command: [work]}
+)");
+  std::string arn = Start({{"message", 42}});
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "Cairn.InvalidInput");
+  EXPECT_EQ(actions_.calls("work"), 0);
+}
+
+TEST_F(EngineTest, OversizedResultFailsTheStepCleanly) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: big
+    process.run: {command: [big]}
+)");
+  actions_.Then("big", actions::ActionOutcome::Success(std::string(300 * 1024, 'x')));
+  std::string arn = Start();
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "Cairn.PayloadTooLarge");
+}
+
+TEST_F(EngineTest, AChangedWorkflowFailsAsNonDeterministicNeverPending) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: pause
+    wait: 1h
+)");
+  std::string arn = Start();
+  ASSERT_TRUE(service_->RunOnce().ok());  // WAIT started; the execution is suspended
+  EXPECT_EQ(Execution(arn).progress.status, ExecutionStatus::kRunning);
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: pause
+    process.run: {command: [pause]}
+)");
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "Cairn.NonDeterministic");
+  EXPECT_EQ(actions_.calls("pause"), 0);
+}
+
+TEST_F(EngineTest, AtMostOnceStepInterruptedIsNotRunAgain) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: charge
+    process.run: {command: [charge]}
+    semantics: atMostOncePerRetry
+)");
+  // START is made durable, the action runs, then the process dies before
+  // the result is recorded.
+  crash_after_checkpoints_ = 1;
+  std::string arn = Start();
+  ASSERT_TRUE(service_->RunOnce().ok());
+  EXPECT_EQ(actions_.calls("charge"), 1);
+  crash_after_checkpoints_ = -1;
+  Drive();
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.progress.error->type, "Cairn.Interrupted");
+  EXPECT_EQ(actions_.calls("charge"), 1);
+}
+
+TEST_F(EngineTest, AtLeastOnceStepInterruptedRunsAgain) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: charge
+    process.run: {command: [charge]}
+)");
+  crash_after_checkpoints_ = 0;  // the result of the first run is lost
+  std::string arn = Start();
+  ASSERT_TRUE(service_->RunOnce().ok());
+  EXPECT_EQ(actions_.calls("charge"), 1);
+  crash_after_checkpoints_ = -1;
+  Drive();
+  EXPECT_EQ(Output(arn)["ran"], "charge");
+  EXPECT_EQ(actions_.calls("charge"), 2);
+}
+
+}  // namespace
+}  // namespace cairn::engine
