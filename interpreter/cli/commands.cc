@@ -19,18 +19,18 @@ std::string ReadSource(const std::string& path) {
   return buffer.str();
 }
 
+std::string Plural(size_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
 void PrintDiagnostics(const Diagnostics& ds, const std::string& file, const Terminal& term,
                       std::ostream& out) {
   if (ds.empty()) return;
   std::string source = ReadSource(file);
   for (const auto& d : ds) out << FormatDiagnostic(d, source, {.color = term.color}) << "\n";
 }
-
-std::string Plural(size_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
-
-}  // namespace
 
 int RunValidate(const std::vector<std::string>& files, OutputFormat format, bool quiet,
                 const Terminal& term) {

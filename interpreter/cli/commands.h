@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/diagnostic.h"
+
 namespace cairn {
 
 struct Terminal {
@@ -16,6 +18,10 @@ struct Terminal {
 
 enum class OutputFormat { kText, kJson };
 enum class GraphFormat { kMermaid, kDot };
+
+// Prints diagnostics of `file` compiler-style (with source lines) to `out`.
+void PrintDiagnostics(const Diagnostics& ds, const std::string& file, const Terminal& term,
+                      std::ostream& out);
 
 // `cairn validate FILE...`: every problem of every file; exit 1 if any error.
 int RunValidate(const std::vector<std::string>& files, OutputFormat format, bool quiet,

@@ -1,5 +1,7 @@
 #include "cli/diagnostic_printer.h"
 
+#include <cctype>
+
 namespace cairn {
 namespace {
 
@@ -38,8 +40,10 @@ size_t TokenLength(std::string_view line, int col) {
     size_t close = line.find(line[i], i + 1);
     return close == std::string_view::npos ? 1 : close - i + 1;
   }
-  while (j < line.size() && line[j] != ' ' && line[j] != ',' && line[j] != '}' &&
-         line[j] != ']' && line[j] != ':' && line[j] != '#') {
+  // A word: a name, a number, a duration, a dotted error name's part.
+  while (j < line.size() && (std::isalnum(static_cast<unsigned char>(line[j])) ||
+                             line[j] == '_' || line[j] == '-' || line[j] == '$' ||
+                             static_cast<unsigned char>(line[j]) >= 0x80)) {
     ++j;
   }
   return j > i ? j - i : 1;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/exec_commands.h"
 #include "cli/version.h"
 
 namespace {
@@ -21,8 +22,16 @@ constexpr const char* kFooter =
     "  cairn validate workflows/*.yaml          check workflows offline\n"
     "  cairn validate --format json w.yaml      machine-readable diagnostics for CI\n"
     "  cairn graph workflows/ecs-poll.yaml      the compiled step graph (Mermaid)\n"
-    "  cairn graph --format dot w.yaml | dot -Tsvg > w.svg\n\n"
-    "Exit status: 0 success, 1 the workflow has errors, 2 usage error.\n"
+    "  cairn graph --format dot w.yaml | dot -Tsvg > w.svg\n"
+    "  cairn run workflows/local-callback.yaml --input '{\"message\": \"hi there\"}'\n"
+    "  cairn callback succeed ID --result '{\"ok\": true}'\n"
+    "  cairn serve                              resume pending executions (timers, callbacks)\n"
+    "  cairn list --status RUNNING              executions in the store\n"
+    "  cairn history NAME                       one line per event of an execution\n\n"
+    "Store: --store PATH, else $CAIRN_STORE, else $XDG_STATE_HOME/cairn/cairn.db, else\n"
+    "~/.local/state/cairn/cairn.db.\n"
+    "Exit status: 0 success, 1 failure (workflow errors, failed execution), 2 usage error,\n"
+    "130 interrupted.\n"
     "Language reference: schema/workflow.schema.json and README.md.";
 
 bool ColorWanted(int fd) { return isatty(fd) && std::getenv("NO_COLOR") == nullptr; }
@@ -55,6 +64,99 @@ int main(int argc, char** argv) {
   graph->add_option("--format", graph_format, "mermaid (default) or dot")
       ->check(CLI::IsMember({"mermaid", "dot"}));
 
+  constexpr const char* kStoreHelp = "Store file (default: $CAIRN_STORE, $XDG_STATE_HOME/cairn/cairn.db or ~/.local/state/cairn/cairn.db)";
+
+  cairn::cli::RunCommand run_cmd;
+  auto* run = app.add_subcommand("run", "Run a workflow in the foreground until its execution ends");
+  run->add_option("file", run_cmd.file, "Workflow file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("--input", run_cmd.input, "Input: JSON text, or @file (default {})");
+  run->add_option("--name", run_cmd.name, "Execution name (default: a random UUID); "
+                                          "running a name again resumes it");
+  run->add_option("--port", run_cmd.port, "Port of the local HTTP API on 127.0.0.1 (0 = any free)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--store", run_cmd.store, kStoreHelp);
+  run->footer(
+      "\nShows each step as it starts and ends, prints callback ids with the command that\n"
+      "completes them, then the result (JSON, on stdout). Ctrl-C keeps the execution in the\n"
+      "store: `cairn serve` resumes it. Processes started by the workflow get CAIRN_ENDPOINT,\n"
+      "CAIRN_STORE and CAIRN_BIN, so `cairn callback` reaches this run.\n\n"
+      "Examples:\n"
+      "  cairn run workflows/local-callback.yaml --input '{\"message\": \"hello world\"}'\n"
+      "  cairn run order.yaml --input @order.json --name order-7\n\n"
+      "Exit status: 0 SUCCEEDED, 1 FAILED/TIMED_OUT/STOPPED or workflow errors, 2 usage,\n"
+      "130 interrupted.");
+
+  cairn::cli::ServeCommand serve_cmd;
+  auto* serve = app.add_subcommand("serve", "Drive every pending execution (timers, callbacks, "
+                                            "resumes after a restart) until Ctrl-C");
+  serve->add_option("--port", serve_cmd.port, "Port of the local HTTP API on 127.0.0.1 (0 = any free)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--workflows", serve_cmd.workflows_dir,
+                    "Folder whose *.yaml workflows are served (besides those `cairn run` recorded)")
+      ->check(CLI::ExistingDirectory);
+  serve->add_option("--store", serve_cmd.store, kStoreHelp);
+  serve->footer("\nExamples:\n"
+                "  cairn serve\n"
+                "  cairn serve --port 9000 --workflows workflows/\n"
+                "  aws lambda send-durable-execution-callback-success --endpoint-url "
+                "http://127.0.0.1:9000 --callback-id ID --result '\"ok\"'");
+
+  cairn::cli::CallbackCommand cb_cmd;
+  auto* callback = app.add_subcommand("callback", "Complete a callback: succeed, fail or heartbeat");
+  callback->require_subcommand(1);
+  callback->footer("\nThe running server (CAIRN_ENDPOINT, or the one holding the store) is used;\n"
+                   "without one the store is updated directly.\n\n"
+                   "Examples:\n"
+                   "  cairn callback succeed ID --result '{\"approved\": true}'\n"
+                   "  cairn callback succeed ID --result @result.json\n"
+                   "  echo '{\"n\": 1}' | cairn callback succeed ID --result -\n"
+                   "  cairn callback fail ID --error Rejected --message 'not today'\n"
+                   "  cairn callback heartbeat ID\n\n"
+                   "Exit status: 0 sent, 1 refused (unknown, expired or completed id), 2 usage.");
+  auto* cb_succeed = callback->add_subcommand("succeed", "Complete the callback with a result");
+  cb_succeed->add_option("id", cb_cmd.id, "Callback ID")->required();
+  cb_succeed->add_option("--result", cb_cmd.result, "Result: JSON text, @file or - (stdin); default null");
+  cb_succeed->add_option("--store", cb_cmd.store, kStoreHelp);
+  auto* cb_fail = callback->add_subcommand("fail", "Fail the callback with an error");
+  cb_fail->add_option("id", cb_cmd.id, "Callback ID")->required();
+  cb_fail->add_option("--error", cb_cmd.error_name, "Error name (default Error)");
+  cb_fail->add_option("--message", cb_cmd.message, "Error message");
+  cb_fail->add_option("--store", cb_cmd.store, kStoreHelp);
+  auto* cb_heartbeat = callback->add_subcommand("heartbeat", "Restart the callback's heartbeat timeout");
+  cb_heartbeat->add_option("id", cb_cmd.id, "Callback ID")->required();
+  cb_heartbeat->add_option("--store", cb_cmd.store, kStoreHelp);
+
+  cairn::cli::QueryCommand query;
+  std::string query_format = "text";
+  auto* list = app.add_subcommand("list", "List executions (a table, newest last)");
+  list->add_option("--workflow", query.workflow, "Only executions of this workflow");
+  list->add_option("--status", query.status, "Only this status")
+      ->check(CLI::IsMember({"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}));
+  list->add_option("--format", query_format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  list->add_option("--store", query.store, kStoreHelp);
+  list->footer("\nExamples:\n  cairn list\n  cairn list --workflow local-callback --status RUNNING");
+
+  auto* show = app.add_subcommand("show", "Show one execution: status, times, input, result or error");
+  show->add_option("execution", query.execution, "Execution ARN or name")->required();
+  show->add_option("--format", query_format, "text (default) or json (GetDurableExecution)")
+      ->check(CLI::IsMember({"text", "json"}));
+  show->add_option("--store", query.store, kStoreHelp);
+  show->footer("\nExamples:\n  cairn show order-7\n  cairn show --format json order-7 | jq .Result");
+
+  auto* history = app.add_subcommand("history", "Show an execution's events, one per line");
+  history->add_option("execution", query.execution, "Execution ARN or name")->required();
+  history->add_option("--format", query_format,
+                      "text (default) or json (GetDurableExecutionHistory events)")
+      ->check(CLI::IsMember({"text", "json"}));
+  history->add_option("--store", query.store, kStoreHelp);
+  history->footer("\nExamples:\n  cairn history order-7\n  cairn history --format json order-7");
+
+  auto* stop = app.add_subcommand("stop", "Stop a running execution (it ends STOPPED)");
+  stop->add_option("execution", query.execution, "Execution ARN or name")->required();
+  stop->add_option("--store", query.store, kStoreHelp);
+  stop->footer("\nExample:\n  cairn stop order-7");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -79,5 +181,16 @@ int main(int argc, char** argv) {
                                                              : cairn::GraphFormat::kMermaid,
                            term);
   }
+  if (*run) return cairn::cli::RunRun(run_cmd, term);
+  if (*serve) return cairn::cli::RunServe(serve_cmd, term);
+  if (*callback) {
+    cb_cmd.action = *cb_succeed ? "succeed" : *cb_fail ? "fail" : "heartbeat";
+    return cairn::cli::RunCallback(cb_cmd, term);
+  }
+  query.format = query_format == "json" ? cairn::OutputFormat::kJson : cairn::OutputFormat::kText;
+  if (*list) return cairn::cli::RunList(query, term);
+  if (*show) return cairn::cli::RunShow(query, term);
+  if (*history) return cairn::cli::RunHistory(query, term);
+  if (*stop) return cairn::cli::RunStop(query, term);
   return 2;
 }
