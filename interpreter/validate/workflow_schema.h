@@ -1,0 +1,18 @@
+// The JSON Schema of the workflow language (schema/workflow.schema.json),
+// embedded in the library at build time so `cairn` needs no file at run time
+// and the schema file stays the single source of the language's shape.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace cairn {
+
+// The schema text, byte for byte as in schema/workflow.schema.json.
+std::string_view WorkflowSchemaText();
+
+// The schema parsed once per process. Thread-safe; never fails (the build
+// embeds a file that the validate tests parse).
+const nlohmann::json& WorkflowSchema();
+
+}  // namespace cairn
