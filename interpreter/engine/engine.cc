@@ -473,6 +473,20 @@ class Run {
 
   // ---- steps with a STEP operation ----
 
+  // Where a recorded STEP stands: settled (succeeded, failed, or waiting for
+  // its next attempt), or not: then `*attempt` is the attempt to run now.
+  static std::optional<Outcome> ReplayStep(const Operation* op, int* attempt) {
+    *attempt = 1;
+    if (!op) return std::nullopt;
+    switch (op->status) {
+      case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
+      case OperationStatus::kPending: return Outcome::Suspended();
+      case OperationStatus::kReady:
+      case OperationStatus::kStarted: *attempt = op->attempt.value_or(0) + 1; return std::nullopt;
+      default: return Outcome::Failed(FromErrorObject(op->error));
+    }
+  }
+
   // One STEP operation that runs `action` (an action step, or the submitter
   // of a WaitForCallback context), with retries.
   Outcome RunAction(const GraphNode& node, const std::string& id, const std::string& parent_id, const std::string& name,
@@ -481,16 +495,7 @@ class Run {
     const Operation* op = Find(id, OperationType::kStep, kSubTypeStep, name);
     if (aborted()) return Outcome::Aborted();
     int attempt = 1;
-    if (op) {
-      switch (op->status) {
-        case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
-        case OperationStatus::kFailed: return Outcome::Failed(FromErrorObject(op->error));
-        case OperationStatus::kPending: return Outcome::Suspended();
-        case OperationStatus::kReady:
-        case OperationStatus::kStarted: attempt = op->attempt.value_or(0) + 1; break;
-        default: return Outcome::Failed(FromErrorObject(op->error));
-      }
-    }
+    if (auto settled = ReplayStep(op, &attempt)) return *settled;
     bool was_started = op && op->status == OperationStatus::kStarted;
     int64_t t0 = options_.clock->MonotonicNanos();
     actions::ActionOutcome outcome;
@@ -801,16 +806,7 @@ class Run {
     const Operation* op = Find(id, OperationType::kStep, kSubTypeWaitForCondition, name);
     if (aborted()) return Outcome::Aborted();
     int attempt = 1;
-    if (op) {
-      switch (op->status) {
-        case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
-        case OperationStatus::kFailed: return Outcome::Failed(FromErrorObject(op->error));
-        case OperationStatus::kPending: return Outcome::Suspended();
-        case OperationStatus::kReady:
-        case OperationStatus::kStarted: attempt = op->attempt.value_or(0) + 1; break;
-        default: return Outcome::Failed(FromErrorObject(op->error));
-      }
-    }
+    if (auto settled = ReplayStep(op, &attempt)) return *settled;
     int64_t now = options_.clock->NowMillis();
     int64_t started = op && op->start_timestamp ? *op->start_timestamp : now;
     if (!op || op->status != OperationStatus::kStarted) {

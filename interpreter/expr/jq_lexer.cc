@@ -286,4 +286,29 @@ std::optional<std::string> DecodeJqString(std::string_view body) {
   return out;
 }
 
+// True when a `.` (or `.name`) after `prev` starts a new path instead of
+// indexing the value of a previous term.
+bool StartsPath(const Token* prev) {
+  if (prev == nullptr) return true;
+  switch (prev->kind) {
+    case TokenKind::kField:
+    case TokenKind::kVariable:
+    case TokenKind::kNumber:
+    case TokenKind::kString:
+    case TokenKind::kStringEnd:
+    case TokenKind::kFormat:
+      return false;
+    case TokenKind::kIdentifier:
+      // A call (`f.x`) or a term-ending keyword; other keywords start an expression.
+      return prev->IsKeyword() && prev->text != "end" && prev->text != "__loc__";
+    case TokenKind::kStringStart:
+    case TokenKind::kStringMiddle:
+      return true;
+    case TokenKind::kPunct:
+      return !(prev->text == ")" || prev->text == "]" || prev->text == "}" || prev->text == "?" ||
+               prev->text == "." || prev->text == "..");
+  }
+  return true;
+}
+
 }  // namespace cairn::expr

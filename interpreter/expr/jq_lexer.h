@@ -106,4 +106,9 @@ LexResult LexJq(std::string_view source);
 // pairs). Nullopt when an escape is invalid.
 std::optional<std::string> DecodeJqString(std::string_view body);
 
+// True when a `.` (or `.name`) token after `prev` (nullptr at the start)
+// starts a new path (`.steps.x` reads the context) instead of indexing the
+// value of the term before it (`f.x`, `$v.x`, `(…).x`).
+bool StartsPath(const Token* prev);
+
 }  // namespace cairn::expr

@@ -14,30 +14,6 @@ struct PathKey {
   size_t offset;
 };
 
-// True when a `.` (or `.name`) after `prev` starts a new path instead of
-// indexing the value of a previous term.
-bool StartsPath(const Token* prev) {
-  if (prev == nullptr) return true;
-  switch (prev->kind) {
-    case TokenKind::kField:
-    case TokenKind::kVariable:
-    case TokenKind::kNumber:
-    case TokenKind::kString:
-    case TokenKind::kStringEnd:
-    case TokenKind::kFormat:
-      return false;
-    case TokenKind::kIdentifier:
-      // A call (`f.x`) or a term-ending keyword; other keywords start an expression.
-      return prev->IsKeyword() && prev->text != "end" && prev->text != "__loc__";
-    case TokenKind::kStringStart:
-    case TokenKind::kStringMiddle:
-      return true;
-    case TokenKind::kPunct:
-      return !(prev->text == ")" || prev->text == "]" || prev->text == "}" || prev->text == "?" ||
-               prev->text == "." || prev->text == "..");
-  }
-  return true;
-}
 
 // Reads one static key at tokens[i] and advances i past it (and past an
 // optional `?`). `first` allows the forms that begin a path (`.name`,

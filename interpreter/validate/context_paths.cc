@@ -22,29 +22,6 @@ bool IsElementWise(std::string_view name) {
          std::end(kElementWise);
 }
 
-// True when a `.` (or `.name`) after `prev` starts a new path instead of
-// indexing the value of a previous term.
-bool StartsPath(const Token* prev) {
-  if (prev == nullptr) return true;
-  switch (prev->kind) {
-    case TokenKind::kField:
-    case TokenKind::kVariable:
-    case TokenKind::kNumber:
-    case TokenKind::kString:
-    case TokenKind::kStringEnd:
-    case TokenKind::kFormat:
-      return false;
-    case TokenKind::kIdentifier:
-      return prev->IsKeyword() && prev->text != "end" && prev->text != "__loc__";
-    case TokenKind::kStringStart:
-    case TokenKind::kStringMiddle:
-      return true;
-    case TokenKind::kPunct:
-      return !(prev->text == ")" || prev->text == "]" || prev->text == "}" || prev->text == "?" ||
-               prev->text == "." || prev->text == "..");
-  }
-  return true;
-}
 
 struct Key {
   std::string name;
@@ -104,7 +81,7 @@ std::vector<ContextPath> FindContextPaths(std::string_view jq_source) {
     const Token* prev = i == 0 ? nullptr : &tokens[i - 1];
     Frame& top = frames.back();
 
-    if ((t.kind == TokenKind::kField || t.IsPunct(".")) && StartsPath(prev)) {
+    if ((t.kind == TokenKind::kField || t.IsPunct(".")) && expr::StartsPath(prev)) {
       size_t k = i;
       if (std::optional<Key> root = ReadKey(tokens, k, true)) {
         ContextPath p;
