@@ -7,6 +7,8 @@
 // one diagnostic.
 #pragma once
 
+#include <memory>
+
 #include <string>
 #include <string_view>
 
@@ -70,6 +72,24 @@ void CheckActions(const CheckContext& ctx);
 void CheckInputSchema(const CheckContext& ctx);
 // CRN040–CRN046, CRN071: expressions (compiled once into `table`) and the
 // references they make.
-void CheckExpressions(const CheckContext& ctx, expr::ExpressionTable* table);
+class ExpressionChecks {
+ public:
+  // `ctx` and `table` must outlive this object.
+  ExpressionChecks(const CheckContext& ctx, expr::ExpressionTable* table);
+  ~ExpressionChecks();  // waits for a compile still running
+  // Parses every expression, reports template, sandbox and reference
+  // problems, and starts the single jq compile on another thread.
+  void Start();
+  // Waits for the compile, reports jq errors and unused params, and fills
+  // the table. REQUIRES: Start() was called; no other check reports
+  // concurrently with Start() or Finish().
+  void Finish();
+
+ private:
+  struct State;
+  const CheckContext& ctx_;
+  expr::ExpressionTable* table_;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace cairn::validate

@@ -42,13 +42,16 @@ Diagnostics ValidateDefinition(const WorkflowDefinition& def, expr::ExpressionTa
   Diagnostics ds;
   validate::FlowAnalysis flow(def);
   const validate::CheckContext ctx{def, flow, source, &ds};
+  // Expressions first: their jq compile overlaps the other checks.
+  validate::ExpressionChecks expression_checks(ctx, expressions);
+  expression_checks.Start();
   validate::CheckSchema(ctx);
   validate::CheckNames(ctx);
   validate::CheckFlow(ctx);
   validate::CheckDurations(ctx);
   validate::CheckActions(ctx);
   validate::CheckInputSchema(ctx);
-  validate::CheckExpressions(ctx, expressions);
+  expression_checks.Finish();
   SortAndDedupe(&ds);
   return ds;
 }
