@@ -112,6 +112,45 @@ static std::string SyntaxHint(std::string_view text, const YAML::Mark& mark) {
   return "check indentation and quoting on this line or the one before it";
 }
 
+// 1-based line of the first line that is neither blank, a comment nor a
+// document marker; 0 when there is none.
+static int FirstContentLine(std::string_view text) {
+  int line = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    ++line;
+    size_t end = text.find('\n', start);
+    std::string_view l = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    size_t b = l.find_first_not_of(" \t\r");
+    bool marker = l.substr(0, 3) == "---" || l.substr(0, 3) == "...";
+    if (b != std::string_view::npos && l[b] != '#' && !marker) return line;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return 0;
+}
+
+// 1-based line of a `---` that starts a second document (one after content),
+// 0 when there is none.
+static int SecondDocumentLine(std::string_view text) {
+  int first = FirstContentLine(text);
+  if (first == 0) return 0;
+  int line = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    ++line;
+    size_t end = text.find('\n', start);
+    std::string_view l = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (line > first && l.substr(0, 3) == "---" &&
+        (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r')) {
+      return line;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return 0;
+}
+
 SourceLocation Document::ValueLocation(std::string_view pointer) const {
   return Find(values_, file_, pointer);
 }
@@ -224,17 +263,30 @@ Document LoadDocument(std::string_view text, std::string file, Diagnostics* diag
   }
   DocumentBuilder builder{&doc, diagnostics};
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      builder.Report("CRN001", docs[1].Mark(), "",
+    // YAML::Load, not LoadAll: yaml-cpp 0.7's LoadAll loops forever, growing
+    // memory, after some syntax errors (a lone `,`; upstream issue 1040).
+    YAML::Node root = YAML::Load(std::string(text));
+    if (int second = SecondDocumentLine(text); second > 0) {
+      YAML::Mark mark;
+      mark.line = second - 1;
+      mark.column = 0;
+      builder.Report("CRN001", mark, "",
                      "the file holds more than one YAML document (a second '---')",
                      "put each workflow in its own file");
     }
-    if (docs.empty() || docs[0].IsNull()) {
-      report_file("the file is empty", "start with `cairn: 1`, a `name:` and `steps:`");
+    if (root.IsNull()) {
+      if (int line = FirstContentLine(text); line > 0) {
+        YAML::Mark mark;
+        mark.line = line - 1;
+        mark.column = 0;
+        builder.Report("CRN001", mark, "", "YAML syntax error: no document could be read",
+                       SyntaxHint(text, mark));
+      } else {
+        report_file("the file is empty", "start with `cairn: 1`, a `name:` and `steps:`");
+      }
       return doc;
     }
-    doc.root_ = builder.Convert(docs[0], "", 0);
+    doc.root_ = builder.Convert(root, "", 0);
   } catch (const YAML::ParserException& e) {
     builder.Report("CRN001", e.mark, "", "YAML syntax error: " + e.msg, SyntaxHint(text, e.mark));
   } catch (const YAML::Exception& e) {

@@ -97,6 +97,16 @@ TEST(DocumentTest, DeepNestingIsRejectedNotACrash) {
   ASSERT_FALSE(ds.empty());
 }
 
+// yaml-cpp 0.7's LoadAll never returns on these (upstream issue 1040).
+TEST(DocumentTest, InputsThatHangLoadAllAreSyntaxErrors) {
+  for (const char* text : {",", "     ,        switch:", "a: 1\n,\n"}) {
+    SCOPED_TRACE(text);
+    Diagnostics ds;
+    Load(text, &ds);
+    ASSERT_FALSE(ds.empty());
+  }
+}
+
 TEST(DocumentTest, EmptyAndMultiDocument) {
   Diagnostics ds;
   Load("", &ds);
