@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/environment.h"
 #include "cli/exec_commands.h"
 #include "cli/version.h"
 
@@ -34,7 +35,7 @@ constexpr const char* kFooter =
     "130 interrupted.\n"
     "Language reference: schema/workflow.schema.json and README.md.";
 
-bool ColorWanted(int fd) { return isatty(fd) && std::getenv("NO_COLOR") == nullptr; }
+bool ColorWanted(int fd) { return isatty(fd) && !cairn::cli::GetEnv("NO_COLOR"); }
 
 }  // namespace
 

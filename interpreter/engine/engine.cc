@@ -1119,14 +1119,14 @@ Result<protocol::InvocationOutput> Engine::Invoke(const protocol::Invocation& in
 }
 
 Result<json> ResolveParams(const WorkflowDefinition& def,
-                           const std::function<const char*(const char*)>& getenv) {
+                           const std::function<const char*(const char*)>& lookup_env) {
   json params = json::object();
   for (const auto& p : def.params) {
     if (!p.env) {
       params[p.name] = p.value;
       continue;
     }
-    const char* raw = getenv(p.env->c_str());
+    const char* raw = lookup_env(p.env->c_str());
     if (!raw) {
       if (!p.has_default) {
         return MakeError("params", "the environment variable " + *p.env + " is not set",

@@ -63,9 +63,9 @@ struct EngineOptions {
 
 // Resolves a workflow's params from the environment: {env: NAME} reads NAME
 // (with split and type), a literal is itself. A required variable that is
-// not set is an Error naming it. `getenv` is injected (tests, Lambda).
+// not set is an Error naming it. `lookup_env` is injected (tests, Lambda).
 Result<nlohmann::json> ResolveParams(const WorkflowDefinition& def,
-                                     const std::function<const char*(const char*)>& getenv);
+                                     const std::function<const char*(const char*)>& lookup_env);
 
 // Runs invocations of one compiled workflow. Thread-safe: Invoke may run
 // concurrently for different executions.

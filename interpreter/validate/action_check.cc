@@ -213,9 +213,7 @@ void CheckActions(const CheckContext& ctx) {
       continue;
     }
     ctx.Warning("CRN062", s.path, "callback " + Quote(s.name) + " is created but never awaited",
-                "add a step `await: " + s.name +
-                    "` where the workflow should wait for it, or "
-                    "remove the callback");
+                "add a step `await: " + s.name + "` where the workflow waits for it, or remove it");
   }
 }
 

@@ -8,9 +8,9 @@
 #pragma once
 
 #include <memory>
-
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/diagnostic.h"
 #include "definition/workflow_definition.h"
@@ -41,7 +41,7 @@ struct CheckContext {
   }
 };
 
-// "step `name`", or "step #3 of /steps" for a step without a name.
+// "step `name`", or "the step at /steps/3" for a step without a name.
 std::string StepLabel(const Step& step);
 // `text` in backquotes.
 std::string Quote(std::string_view text);
