@@ -773,18 +773,30 @@ int RunList(const QueryCommand& cmd, const Terminal& term) {
   return 0;
 }
 
+// The store (directly or through the running server) and the ARN of
+// `cmd.execution`; on failure prints "cairn <verb>: <why>" and returns false.
+bool OpenExecution(const QueryCommand& cmd, const char* verb, const Terminal& term,
+                   std::unique_ptr<Access>* access, std::string* arn) {
+  auto opened = OpenAccess(cmd.store);
+  if (!opened.ok()) {
+    *term.err << "cairn " << verb << ": " << opened.error().message << "\n";
+    return false;
+  }
+  auto resolved = (*opened)->ResolveArn(cmd.execution);
+  if (!resolved.ok()) {
+    *term.err << "cairn " << verb << ": " << ErrorMessage(resolved.error()) << "\n";
+    return false;
+  }
+  *access = std::move(*opened);
+  *arn = std::move(*resolved);
+  return true;
+}
+
 int RunShow(const QueryCommand& cmd, const Terminal& term) {
-  auto access = OpenAccess(cmd.store);
-  if (!access.ok()) {
-    *term.err << "cairn show: " << access.error().message << "\n";
-    return 1;
-  }
-  auto arn = (*access)->ResolveArn(cmd.execution);
-  if (!arn.ok()) {
-    *term.err << "cairn show: " << ErrorMessage(arn.error()) << "\n";
-    return 1;
-  }
-  auto e = (*access)->Get(*arn);
+  std::unique_ptr<Access> access;
+  std::string arn;
+  if (!OpenExecution(cmd, "show", term, &access, &arn)) return 1;
+  auto e = access->Get(arn);
   if (!e.ok()) {
     *term.err << "cairn show: " << ErrorMessage(e.error()) << "\n";
     return 1;
@@ -800,12 +812,12 @@ int RunShow(const QueryCommand& cmd, const Terminal& term) {
   };
   std::vector<std::vector<std::string>> rows = {
       {"Name", e->value("DurableExecutionName", "")},
-      {"Workflow", FunctionNameOfArn(*arn)},
+      {"Workflow", FunctionNameOfArn(arn)},
       {"Status", e->value("Status", "")},
       {"Started", FormatTime((*e)["StartTimestamp"])},
       {"Ended", e->contains("EndTimestamp") ? FormatTime((*e)["EndTimestamp"]) : "-"},
       {"Duration", ElapsedText(*e)},
-      {"ARN", *arn},
+      {"ARN", arn},
       {"Input", Shorten(pretty((*e)["InputPayload"]), 200)}};
   if (e->contains("Result")) rows.push_back({"Result", Shorten(pretty((*e)["Result"]), 400)});
   if (e->contains("Error")) {
@@ -818,17 +830,10 @@ int RunShow(const QueryCommand& cmd, const Terminal& term) {
 }
 
 int RunHistory(const QueryCommand& cmd, const Terminal& term) {
-  auto access = OpenAccess(cmd.store);
-  if (!access.ok()) {
-    *term.err << "cairn history: " << access.error().message << "\n";
-    return 1;
-  }
-  auto arn = (*access)->ResolveArn(cmd.execution);
-  if (!arn.ok()) {
-    *term.err << "cairn history: " << ErrorMessage(arn.error()) << "\n";
-    return 1;
-  }
-  auto events = (*access)->History(*arn);
+  std::unique_ptr<Access> access;
+  std::string arn;
+  if (!OpenExecution(cmd, "history", term, &access, &arn)) return 1;
+  auto events = access->History(arn);
   if (!events.ok()) {
     *term.err << "cairn history: " << ErrorMessage(events.error()) << "\n";
     return 1;
@@ -854,17 +859,10 @@ int RunHistory(const QueryCommand& cmd, const Terminal& term) {
 }
 
 int RunStop(const QueryCommand& cmd, const Terminal& term) {
-  auto access = OpenAccess(cmd.store);
-  if (!access.ok()) {
-    *term.err << "cairn stop: " << access.error().message << "\n";
-    return 1;
-  }
-  auto arn = (*access)->ResolveArn(cmd.execution);
-  if (!arn.ok()) {
-    *term.err << "cairn stop: " << ErrorMessage(arn.error()) << "\n";
-    return 1;
-  }
-  auto stopped = (*access)->Stop(*arn);
+  std::unique_ptr<Access> access;
+  std::string arn;
+  if (!OpenExecution(cmd, "stop", term, &access, &arn)) return 1;
+  auto stopped = access->Stop(arn);
   if (!stopped.ok()) {
     const Error& e = stopped.error();
     if (e.code == backend::kInvalidRequestError || e.code == "InvalidParameterValueException") {
