@@ -576,9 +576,14 @@ Result<Timestamp> LocalDurableService::StopExecution(const std::string& arn,
 
 // ---- callbacks ----
 
-Status LocalDurableService::CompleteCallback(const std::string& callback_id, OperationStatus status,
-                                             const std::optional<std::string>& result,
-                                             const std::optional<ErrorObject>& error) {
+struct LocalDurableService::OpenCallback {
+  Locked locked;
+  CallbackRecord record;
+  const Operation* op = nullptr;
+};
+
+Result<LocalDurableService::OpenCallback> LocalDurableService::FindOpenCallback(
+    const std::string& callback_id) {
   if (!IsCallbackId(callback_id)) {
     return InvalidRequestError(
         "CallbackId must be 1 to 1024 characters of [A-Za-z0-9+/] with "
@@ -591,18 +596,29 @@ Status LocalDurableService::CompleteCallback(const std::string& callback_id, Ope
         "The callback ID is not valid: no such callback exists, or it has expired.");
   }
   const CallbackRecord cb = **record;
-  if (!cb.open)
+  if (!cb.open) {
     return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
+  }
   auto locked = Acquire(cb.arn);
   if (!locked.ok()) return locked.error();
   if (!locked->exec || !locked->exec->running()) {
     return CallbackTimeout("The callback's durable execution has ended.");
   }
-  LiveExecution& x = *locked->exec;
-  const Operation* op = x.Find(cb.operation_id);
+  const Operation* op = locked->exec->Find(cb.operation_id);
   if (!op || op->type != OperationType::kCallback || op->status != OperationStatus::kStarted) {
     return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
   }
+  return OpenCallback{std::move(*locked), cb, op};
+}
+
+Status LocalDurableService::CompleteCallback(const std::string& callback_id, OperationStatus status,
+                                             const std::optional<std::string>& result,
+                                             const std::optional<ErrorObject>& error) {
+  auto found = FindOpenCallback(callback_id);
+  if (!found.ok()) return found.error();
+  LiveExecution& x = *found->locked.exec;
+  const CallbackRecord& cb = found->record;
+  const Operation* op = found->op;
   const Timestamp now = clock_.NowMillis();
   Mutation m;
   m.progress = x.record.progress;
@@ -636,26 +652,11 @@ Status LocalDurableService::SendCallbackFailure(const std::string& callback_id,
 }
 
 Status LocalDurableService::SendCallbackHeartbeat(const std::string& callback_id) {
-  if (!IsCallbackId(callback_id)) return InvalidRequestError("malformed CallbackId");
-  auto record = store_.GetCallback(callback_id);
-  if (!record.ok()) return Retryable(record.error());
-  if (!record->has_value()) {
-    return CallbackTimeout(
-        "The callback ID is not valid: no such callback exists, or it has expired.");
-  }
-  const CallbackRecord cb = **record;
-  if (!cb.open)
-    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
-  auto locked = Acquire(cb.arn);
-  if (!locked.ok()) return locked.error();
-  if (!locked->exec || !locked->exec->running()) {
-    return CallbackTimeout("The callback's durable execution has ended.");
-  }
-  LiveExecution& x = *locked->exec;
-  const Operation* op = x.Find(cb.operation_id);
-  if (!op || op->status != OperationStatus::kStarted) {
-    return CallbackTimeout("The callback has already been completed, timed out or cancelled.");
-  }
+  auto found = FindOpenCallback(callback_id);
+  if (!found.ok()) return found.error();
+  LiveExecution& x = *found->locked.exec;
+  const CallbackRecord& cb = found->record;
+  const Operation* op = found->op;
   if (cb.heartbeat_timeout_seconds <= 0) return {};
   Mutation m;
   m.progress = x.record.progress;

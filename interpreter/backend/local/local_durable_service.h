@@ -248,6 +248,10 @@ class LocalDurableService final : public CheckpointClient {
                     std::optional<std::string> result, std::optional<protocol::ErrorObject> error,
                     protocol::Timestamp now);
   static void RequestInvocation(Mutation& m);
+  // The still-open callback `callback_id`, its execution locked; errors are
+  // the callback APIs' (invalid id, CallbackTimeout, store failures).
+  struct OpenCallback;
+  Result<OpenCallback> FindOpenCallback(const std::string& callback_id);
   Status CompleteCallback(const std::string& callback_id, protocol::OperationStatus status,
                           const std::optional<std::string>& result,
                           const std::optional<protocol::ErrorObject>& error);
