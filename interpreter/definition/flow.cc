@@ -32,9 +32,12 @@ ScopeFlow BuildScopeFlow(const std::vector<Step>& steps) {
     switch (s.kind) {
       case StepKind::kFail:
         out.push_back({kScopeFail, EdgeKind::kNext, "", PointerAppend(s.path, "fail")});
+        // With `if:`, a false condition skips the step: control goes on.
+        if (!s.condition.is_null()) out.push_back(normal);
         break;
       case StepKind::kSucceed:
         out.push_back({kScopeEnd, EdgeKind::kNext, "", PointerAppend(s.path, "succeed")});
+        if (!s.condition.is_null()) out.push_back(normal);
         break;
       case StepKind::kSwitch:
         for (const auto& c : s.cases) {

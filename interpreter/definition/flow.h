@@ -6,7 +6,8 @@
 // compiler (graph edges) agree. Rules (LANGUAGE.md):
 //  * after a step: its `next` (a step of the same scope, or `end`), else the
 //    following step, else the end of the scope;
-//  * `fail:` goes to kScopeFail; `succeed:` to kScopeEnd;
+//  * `fail:` goes to kScopeFail; `succeed:` to kScopeEnd (with `if:`, a
+//    second kNext edge is where a skipped one goes on);
 //  * switch: each case's `next`/`fail`/`succeed`; a case with `steps` runs
 //    them and then continues like the switch itself; no true case continues
 //    like the switch itself (kDefault);

@@ -167,6 +167,11 @@ Step ReadStep(const json& v, const std::string& path, const Document& doc) {
   s.timeout = ReadDuration(v, "timeout", path);
   s.result = ReadString(v, "result");
   s.log = ReadString(v, "log");
+  if (v.contains("label")) {
+    s.has_label = true;
+    s.label = v.at("label");
+    s.label_path = PointerAppend(path, "label");
+  }
   if (ReadString(v, "semantics") == std::optional<std::string>("atMostOncePerRetry")) {
     s.semantics = Semantics::kAtMostOncePerRetry;
   }
@@ -282,6 +287,10 @@ Step ReadStep(const json& v, const std::string& path, const Document& doc) {
         s.map_items = m.at("items");
         s.map_items_path = PointerAppend(mpath, "items");
       }
+      if (m.contains("itemLabel")) {
+        s.map_item_label = m.at("itemLabel");
+        s.map_item_label_path = PointerAppend(mpath, "itemLabel");
+      }
       if (m.contains("steps")) {
         s.steps_path = PointerAppend(mpath, "steps");
         s.steps = ReadSteps(m.at("steps"), s.steps_path, doc);
@@ -330,7 +339,7 @@ const std::vector<std::string>& KnownActionTypes() {
   static const std::vector<std::string> kTypes = {
       "dynamodb.putItem", "dynamodb.updateItem", "dynamodb.getItem", "dynamodb.deleteItem",
       "dynamodb.query",   "ecs.runTask",         "ecs.describeTasks", "ecs.stopTask",
-      "lambda.invoke",    "http.request",        "process.run"};
+      "lambda.invoke",    "http.request",        "process.run",       "compute"};
   return kTypes;
 }
 

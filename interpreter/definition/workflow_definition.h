@@ -23,7 +23,7 @@ namespace cairn {
 
 enum class StepKind {
   kInvalid,          // no kind, or more than one (validation reports it)
-  kAction,           // dynamodb.*, ecs.*, lambda.invoke, http.request, process.run
+  kAction,           // dynamodb.*, ecs.*, lambda.invoke, http.request, process.run, compute
   kWait,             // wait:
   kWaitForCallback,  // waitForCallback: alone
   kCallback,         // callback: (create only)
@@ -40,6 +40,10 @@ enum class StepKind {
 
 // The YAML key of a kind ("wait", "poll", ...); "action" for kAction.
 const char* StepKindName(StepKind kind);
+
+// The action type of `compute:` steps: the engine evaluates them itself
+// (the value of the rendered parameters is the result); no ActionRunner.
+inline constexpr char kComputeAction[] = "compute";
 
 // The action types the language knows, e.g. "ecs.runTask".
 const std::vector<std::string>& KnownActionTypes();
@@ -154,6 +158,13 @@ struct Step {
   DurationField timeout;
   std::optional<std::string> result;  // expression
   std::optional<std::string> log;
+  // `label:` — the durable operation's Name in the execution history
+  // (default: the step name). A string (expressions allowed, evaluated when
+  // the step runs) or null: an unnamed operation. `has_label` is false when
+  // the key is absent.
+  bool has_label = false;
+  nlohmann::json label;
+  std::string label_path;
   Semantics semantics = Semantics::kAtLeastOncePerRetry;
   std::optional<CallbackSpec> wait_for_callback;  // on an action: the action is the submitter
 
@@ -168,6 +179,8 @@ struct Step {
   std::vector<Branch> branches;  // kParallel
   nlohmann::json map_items;      // kMap: expression or array
   std::string map_items_path;
+  nlohmann::json map_item_label;  // kMap `itemLabel:`: Name of each iteration; null when absent
+  std::string map_item_label_path;
   std::vector<Step> steps;       // kMap (per item) and kGroup
   std::string steps_path;
   CompletionPolicy policy;       // kParallel, kMap

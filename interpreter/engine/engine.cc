@@ -29,6 +29,7 @@ struct Outcome {
   WorkflowError error;
   int case_index = -1;          // switch: the case taken; -1 for none
   bool explicit_succeed = false;  // a succeed: (step or case) ended the scope
+  bool skipped = false;           // `if:` was false: the step did not run
 
   static Outcome Done(json v) { return {Flow::kDone, std::move(v), {}}; }
   static Outcome Failed(WorkflowError e) { return {Flow::kFailed, nullptr, std::move(e)}; }
@@ -141,6 +142,10 @@ class Run {
     Outcome o = RunScope(kRootScope, root);
     if (o.flow != Flow::kAborted) Flush();
     if (invocation_error_) return *invocation_error_;
+    if (stopped_ && !execution_error_ && o.flow == Flow::kSuspended && !HasPendingOperation()) {
+      return MakeError(kDeadlineError, "the invocation stopped before its deadline with nothing "
+                                       "pending; everything done so far is checkpointed");
+    }
     if (execution_error_) return Failed(*execution_error_);
     switch (o.flow) {
       case Flow::kDone: {
@@ -239,6 +244,20 @@ class Run {
 
   bool aborted() const { return invocation_error_.has_value() || execution_error_.has_value(); }
 
+  // True when the service would accept PENDING (PROTOCOL.md › Invocation).
+  bool HasPendingOperation() const {
+    for (const auto& [id, op] : ops_) {
+      if (op.type == P::OperationType::kStep ? op.status == OperationStatus::kPending
+          : op.type == P::OperationType::kWait || op.type == P::OperationType::kCallback ||
+                  op.type == P::OperationType::kChainedInvoke
+              ? op.status == OperationStatus::kStarted
+              : false) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // The recorded operation `id`, or nullptr. A recorded operation of another
   // type, subtype or name fails the execution (non-determinism).
   const Operation* Find(const std::string& id, OperationType type, const std::string& sub_type,
@@ -324,8 +343,35 @@ class Run {
     return value;
   }
 
+  // An expression that failed. jq's `error({error: "Name", message, data})`
+  // raises the workflow error Name (LANGUAGE.md › Errors: how a compute step
+  // or any expression fails on purpose); every other failure is
+  // Cairn.Expression.
   static WorkflowError ExpressionError(const Error& e) {
+    json raised = json::parse(e.message, nullptr, /*allow_exceptions=*/false);
+    if (raised.is_object() && raised.contains("error") && raised["error"].is_string() &&
+        !raised["error"].get_ref<const std::string&>().empty()) {
+      WorkflowError named{raised["error"].get<std::string>(), "", nullptr};
+      if (raised.contains("message")) named.message = AsText(raised["message"]);
+      if (raised.contains("data")) named.data = raised["data"];
+      return named;
+    }
     return WorkflowError{"Cairn.Expression", e.ToString(), nullptr};
+  }
+
+  static actions::ActionOutcome ExpressionFailure(const Error& e) {
+    return actions::ActionOutcome{false, nullptr, ExpressionError(e)};
+  }
+
+  // The Name of `node`'s operation: its `label:` rendered in the frame (null
+  // or empty: no Name), else the step name.
+  Result<std::string> OperationName(const GraphNode& node, const Frame& f) const {
+    const Step& s = *node.step;
+    if (!s.has_label) return node.operation.name;
+    if (s.label.is_null()) return std::string();
+    auto v = Render(s.label, s.label_path, f.ctx);
+    if (!v.ok()) return v.error();
+    return v->is_null() ? std::string() : AsText(*v);
   }
 
   // ---- scopes ----
@@ -354,7 +400,7 @@ class Run {
         last = o.value;
         explicit_succeed = o.explicit_succeed;
         f.ctx["steps"][node.name] = o.value;
-        edge = PickEdge(node, o.case_index);
+        edge = PickEdge(node, o.case_index, o.skipped);
       }
       if (edge->exit == ScopeExit::kEnd || edge->to == kSucceededNode) {
         Outcome done = Outcome::Done(last);
@@ -365,7 +411,17 @@ class Run {
     }
   }
 
-  const GraphEdge* PickEdge(const GraphNode& node, int case_index) const {
+  // Where control goes after `node` completed. A `fail:` or `succeed:`
+  // skipped by its `if:` takes its second kNext edge (BuildScopeFlow: the
+  // first one leaves the scope).
+  const GraphEdge* PickEdge(const GraphNode& node, int case_index, bool skipped) const {
+    if (skipped && (node.kind == StepKind::kFail || node.kind == StepKind::kSucceed)) {
+      int seen = 0;
+      for (EdgeId e : node.out) {
+        const GraphEdge& ge = g_.edge(e);
+        if (ge.kind == GraphEdgeKind::kNext && ++seen == 2) return &ge;
+      }
+    }
     const GraphEdge* fallback = nullptr;
     for (EdgeId e : node.out) {
       const GraphEdge& ge = g_.edge(e);
@@ -380,15 +436,39 @@ class Run {
     return fallback;
   }
 
+  // Runs the step and applies its `result:` to what kinds that do not
+  // shape their result themselves (actions and poll do, before
+  // checkpointing) produce.
   Outcome RunStep(const GraphNode& node, Frame& f) {
+    Outcome o = RunStepKind(node, f);
+    const Step& s = *node.step;
+    const bool shapes_itself = node.kind == StepKind::kAction || node.kind == StepKind::kPoll ||
+                               node.kind == StepKind::kGroup ||
+                               node.kind == StepKind::kSet || node.kind == StepKind::kSucceed;
+    if (o.flow != Flow::kDone || !s.result || shapes_itself || o.skipped) return o;
+    auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), o.value);
+    if (!shaped.ok()) return Outcome::Failed(ExpressionError(shaped.error()));
+    o.value = std::move(*shaped);
+    return o;
+  }
+
+  Outcome RunStepKind(const GraphNode& node, Frame& f) {
     const Step& s = *node.step;
     uint64_t visit = f.visits[node.id]++;
     std::string id = OperationId(f.parent_id, node.name, visit);
     f.last_operation[node.id] = id;
+    if (stopped_ || (options_.should_stop && options_.should_stop())) {
+      stopped_ = true;
+      return Outcome::Suspended();
+    }
     if (!s.condition.is_null()) {
       auto c = Render(s.condition, PointerAppend(s.path, "if"), f.ctx);
       if (!c.ok()) return Outcome::Failed(ExpressionError(c.error()));
-      if (!Truthy(*c)) return Outcome::Done(nullptr);
+      if (!Truthy(*c)) {
+        Outcome skipped = Outcome::Done(nullptr);
+        skipped.skipped = true;
+        return skipped;
+      }
     }
     if (s.log && !replaying()) {
       auto msg = Render(json(*s.log), PointerAppend(s.path, "log"), f.ctx);
@@ -397,7 +477,11 @@ class Run {
     switch (node.kind) {
       case StepKind::kAction:
         if (s.wait_for_callback) return RunWaitForCallback(node, f, id);
-        return RunAction(node, id, f.parent_id, node.operation.name, s.action, f.ctx);
+      {
+        auto name = OperationName(node, f);
+        if (!name.ok()) return Outcome::Failed(ExpressionError(name.error()));
+        return RunAction(node, id, f.parent_id, *name, s.action, f.ctx);
+      }
       case StepKind::kWaitForCallback:
         return RunWaitForCallback(node, f, id);
       case StepKind::kWait:
@@ -514,7 +598,9 @@ class Run {
       if (s.semantics == Semantics::kAtMostOncePerRetry && !Flush()) return Outcome::Aborted();
       Emit(StepEvent::Kind::kStarted, node.name, id, attempt);
       if (!params.ok()) {
-        outcome = actions::ActionOutcome::Failure("Cairn.Expression", params.error().ToString());
+        outcome = ExpressionFailure(params.error());
+      } else if (action.type == kComputeAction) {
+        outcome = actions::ActionOutcome::Success(std::move(*params));
       } else {
         actions::ActionRequest request;
         request.type = action.type;
@@ -523,6 +609,7 @@ class Run {
         request.attempt = attempt;
         request.timeout = s.timeout.value;
         request.workflow_dir = WorkflowDir();
+        request.execution_arn = arn_;
         outcome = actions_->Run(request);
       }
     }
@@ -589,7 +676,10 @@ class Run {
 
   Outcome RunWait(const GraphNode& node, Frame& f, const std::string& id) {
     const Step& s = *node.step;
-    const Operation* op = Find(id, OperationType::kWait, kSubTypeWait, node.operation.name);
+    auto op_name = OperationName(node, f);
+    if (!op_name.ok()) return Outcome::Failed(ExpressionError(op_name.error()));
+    const std::string& name = *op_name;
+    const Operation* op = Find(id, OperationType::kWait, kSubTypeWait, name);
     if (aborted()) return Outcome::Aborted();
     if (op) {
       if (op->status == OperationStatus::kStarted) return Outcome::Suspended();
@@ -616,7 +706,7 @@ class Run {
       }
     }
     seconds = std::min(seconds, P::kMaxDelaySeconds);
-    OperationUpdate u = Update(id, f.parent_id, node.operation.name, OperationType::kWait,
+    OperationUpdate u = Update(id, f.parent_id, name, OperationType::kWait,
                                kSubTypeWait, OperationAction::kStart);
     u.wait_seconds = seconds;
     Queue(std::move(u));
@@ -644,8 +734,11 @@ class Run {
       data = {{"errorType", op.error->type}, {"errorMessage", op.error->message},
               {"errorData", op.error->data ? ParsePayload(op.error->data) : json()}};
     }
-    std::string message = op.error ? op.error->message : "the callback was failed";
-    if (op.error && !op.error->type.empty()) message = op.error->type + ": " + message;
+    // As the SDKs' CallbackError: the sender's message; its ErrorType is in
+    // data.errorType.
+    std::string message = op.error && !op.error->message.empty() ? op.error->message
+                          : op.error && !op.error->type.empty() ? op.error->type
+                                                                 : "the callback was failed";
     return WorkflowError{"Callback.Failed", message, data};
   }
 
@@ -672,6 +765,10 @@ class Run {
   // the step name.
   std::string CallbackName(const GraphNode& node, const Frame& f) {
     const Step& s = *node.step;
+    if (s.has_label) {
+      auto labelled = OperationName(node, f);
+      return labelled.ok() ? *labelled : node.operation.name;
+    }
     std::string ptr = PointerAppend(PointerAppend(s.path, "callback"), "name");
     const json& root = def_.document.root();
     json::json_pointer jp(ptr);
@@ -709,7 +806,9 @@ class Run {
   // (and the submitter STEP).
   Outcome RunWaitForCallback(const GraphNode& node, Frame& f, const std::string& id) {
     const Step& s = *node.step;
-    const std::string& name = node.operation.name;
+    auto op_name = OperationName(node, f);
+    if (!op_name.ok()) return Outcome::Failed(ExpressionError(op_name.error()));
+    const std::string& name = *op_name;
     const Operation* ctx_op = Find(id, OperationType::kContext, kSubTypeWaitForCallback, name);
     if (aborted()) return Outcome::Aborted();
     if (ctx_op && ctx_op->status == OperationStatus::kSucceeded) {
@@ -802,7 +901,9 @@ class Run {
   Outcome RunPoll(const GraphNode& node, Frame& f, const std::string& id) {
     const Step& s = *node.step;
     const PollSpec& p = s.poll;
-    const std::string& name = node.operation.name;
+    auto op_name = OperationName(node, f);
+    if (!op_name.ok()) return Outcome::Failed(ExpressionError(op_name.error()));
+    const std::string& name = *op_name;
     const Operation* op = Find(id, OperationType::kStep, kSubTypeWaitForCondition, name);
     if (aborted()) return Outcome::Aborted();
     int attempt = 1;
@@ -819,9 +920,11 @@ class Run {
     ctx["attempt"] = attempt;
     auto params = Render(p.check.params, p.check.path, ctx);
     actions::ActionOutcome outcome =
-        params.ok() ? actions_->Run(actions::ActionRequest{p.check.type, std::move(*params), id, attempt,
-                                                          s.timeout.value, WorkflowDir()})
-                    : actions::ActionOutcome::Failure("Cairn.Expression", params.error().ToString());
+        !params.ok() ? ExpressionFailure(params.error())
+        : p.check.type == kComputeAction
+            ? actions::ActionOutcome::Success(std::move(*params))
+            : actions_->Run(actions::ActionRequest{p.check.type, std::move(*params), id, attempt,
+                                                   s.timeout.value, WorkflowDir(), arn_});
     int64_t ms = (options_.clock->MonotonicNanos() - t0) / 1'000'000;
     if (!outcome.ok) {
       return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition, outcome.error,
@@ -918,7 +1021,9 @@ class Run {
   }
 
   Outcome RunGroup(const GraphNode& node, Frame& f, const std::string& id) {
-    const std::string& name = node.operation.name;
+    auto op_name = OperationName(node, f);
+    if (!op_name.ok()) return Outcome::Failed(ExpressionError(op_name.error()));
+    const std::string& name = *op_name;
     const std::string& sub_type = node.operation.sub_type;
     const Operation* op = Find(id, OperationType::kContext, sub_type, name);
     if (aborted()) return Outcome::Aborted();
@@ -929,6 +1034,15 @@ class Run {
     Outcome o = RunScope(node.child_scopes.at(0), inner);
     if (o.flow == Flow::kSuspended || o.flow == Flow::kAborted) return o;
     o.explicit_succeed = false;
+    if (o.flow == Flow::kDone && node.step->result) {
+      // The group's `result:` decides what its CONTEXT records.
+      auto shaped = Render(json(*node.step->result), PointerAppend(node.step->path, "result"), o.value);
+      if (shaped.ok()) {
+        o.value = std::move(*shaped);
+      } else {
+        o = Outcome::Failed(ExpressionError(shaped.error()));
+      }
+    }
     return CloseContext(node, f, id, name, sub_type, std::move(o));
   }
 
@@ -948,7 +1062,9 @@ class Run {
   Outcome RunBatch(const GraphNode& node, Frame& f, const std::string& id) {
     const Step& s = *node.step;
     const bool is_map = node.kind == StepKind::kMap;
-    const std::string& name = node.operation.name;
+    auto op_name = OperationName(node, f);
+    if (!op_name.ok()) return Outcome::Failed(ExpressionError(op_name.error()));
+    const std::string& name = *op_name;
     const std::string& sub_type = node.operation.sub_type;
     const Operation* op = Find(id, OperationType::kContext, sub_type, name);
     if (aborted()) return Outcome::Aborted();
@@ -981,6 +1097,18 @@ class Run {
       items = std::move(*v);
       total = items.size();
     }
+    // Names of the map iterations (`itemLabel:`), decided before anything starts.
+    std::vector<std::string> item_names(is_map ? total : 0);
+    if (is_map && !s.map_item_label.is_null()) {
+      for (size_t i = 0; i < total; ++i) {
+        json lctx = f.ctx;
+        lctx["item"] = items[i];
+        lctx["index"] = i;
+        auto v = Render(s.map_item_label, s.map_item_label_path, lctx);
+        if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
+        item_names[i] = v->is_null() ? std::string() : AsText(*v);
+      }
+    }
     if (!op) Queue(Update(id, f.parent_id, name, OperationType::kContext, sub_type, OperationAction::kStart));
 
     struct Unit {
@@ -994,7 +1122,8 @@ class Run {
     for (size_t i = 0; i < total && reason.empty(); ++i) {
       const ChildOperation& child = node.operation.children.at(is_map ? 0 : i);
       std::string cid = ChildOperationId(id, child, i);
-      const Operation* cop = Find(cid, OperationType::kContext, child.sub_type, child.name);
+      const std::string& child_name = is_map ? item_names[i] : child.name;
+      const Operation* cop = Find(cid, OperationType::kContext, child.sub_type, child_name);
       if (aborted()) return Outcome::Aborted();
       Outcome o;
       if (cop && cop->status == OperationStatus::kSucceeded) {
@@ -1004,7 +1133,7 @@ class Run {
       } else {
         if (max_conc && waiting >= static_cast<size_t>(*max_conc)) continue;  // next invocation
         if (!cop) {
-          Queue(Update(cid, id, child.name, OperationType::kContext, child.sub_type,
+          Queue(Update(cid, id, child_name, OperationType::kContext, child.sub_type,
                        OperationAction::kStart));
         }
         Frame inner{cid, f.ctx, {}, {}, &f};
@@ -1020,7 +1149,7 @@ class Run {
           continue;
         }
         o.explicit_succeed = false;
-        o = CloseContext(node, f, cid, child.name, child.sub_type, std::move(o), id, true);
+        o = CloseContext(node, f, cid, child_name, child.sub_type, std::move(o), id, true);
         if (o.flow == Flow::kAborted) return o;
       }
       if (o.flow == Flow::kDone) {
@@ -1104,6 +1233,7 @@ class Run {
   std::vector<OperationUpdate> pending_;
   std::optional<Error> invocation_error_;
   std::optional<WorkflowError> execution_error_;
+  bool stopped_ = false;  // should_stop said so: no step starts any more
 };
 
 }  // namespace

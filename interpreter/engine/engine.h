@@ -25,6 +25,13 @@
 //    the step then fails with the first branch/item error (data = the batch
 //    result). Branches run one after another in this process; a branch that
 //    waits lets the next one start (up to maxConcurrency waiting at once).
+//  * `compute:` is a STEP whose value the engine renders itself (no
+//    ActionRunner); an expression raising error({error: "Name", ...})
+//    fails with the workflow error Name, any other expression error is
+//    Cairn.Expression.
+//  * An operation's Name is the step's `label:` (rendered when the step
+//    runs; null = no Name) or else the step name; map iterations are named
+//    by `itemLabel:`.
 //  * set, switch, succeed, fail and `if:` checkpoint nothing: they are
 //    recomputed on replay from recorded results.
 #pragma once
@@ -59,7 +66,18 @@ struct EngineOptions {
   nlohmann::json params = nlohmann::json::object();
   // Called from the invoking thread; may be empty.
   std::function<void(const StepEvent&)> on_event;
+  // Asked (from the invoking thread) before each step starts; true stops the
+  // invocation from starting more work: what is queued is checkpointed, then
+  // it returns PENDING when an operation is pending (a STEP PENDING, a WAIT,
+  // CALLBACK or CHAINED_INVOKE STARTED), else the error kDeadlineError so
+  // that the service re-invokes. The Lambda runtime stops this way before
+  // the invocation's deadline. May be empty.
+  std::function<bool()> should_stop;
 };
+
+// The invocation error of an invocation stopped by should_stop with nothing
+// pending (PENDING would be refused): the service re-invokes it.
+inline constexpr const char* kDeadlineError = "engine.deadline";
 
 // Resolves a workflow's params from the environment: {env: NAME} reads NAME
 // (with split and type), a literal is itself. A required variable that is

@@ -282,6 +282,14 @@ class ReferenceChecker {
     if (field == "input" || field == "execution") return;
     if (field == "item" || field == "index") {
       if (facts && facts->in_map_body) return;
+      // A map's `itemLabel` names each iteration: it sees the item too.
+      if (in_step) {
+        const Step& m = flow_.step(site.step);
+        if (m.kind == StepKind::kMap && !m.map_item_label_path.empty() &&
+            site.pointer == m.map_item_label_path) {
+          return;
+        }
+      }
       Report("CRN045", site, where, ref + " is only set in the steps of a `map`",
              "`.item` and `.index` are the current item and its position inside `map.steps`");
     } else if (field == "callback") {

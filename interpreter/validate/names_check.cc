@@ -13,7 +13,7 @@ using nlohmann::json;
 
 constexpr char kKinds[] =
     "an action (dynamodb.*, ecs.*, lambda.invoke, http.request, process.run), wait, "
-    "waitForCallback, callback, await, poll, set, switch, parallel, map, group, succeed or fail";
+    "compute, waitForCallback, callback, await, poll, set, switch, parallel, map, group, succeed or fail";
 
 // The value at `pointer`, or nullptr.
 const json* At(const json& root, const std::string& pointer) {

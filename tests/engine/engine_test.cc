@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "backend/local/local_durable_service.h"
 #include "backend/local/memory_store.h"
@@ -625,6 +626,143 @@ steps:
   Drive();
   EXPECT_EQ(Output(arn)["ran"], "charge");
   EXPECT_EQ(actions_.calls("charge"), 2);
+}
+
+TEST_F(EngineTest, ComputeIsADurableStepAndNamedErrorsAreRetriedAndCaught) {
+  Load(R"Y(
+cairn: 1
+name: test
+steps:
+  - name: flaky
+    compute: '${ if .attempt < 3 then error({error: "Transient", message: "try \(.attempt)", data: {n: .attempt}}) else "ok \(.attempt)" end }'
+    retry: {errors: [Transient], maxAttempts: 3, interval: 1s}
+  - name: refuse
+    compute: '${ error({error: "Refused", message: "no"}) }'
+    catch:
+      - errors: [Refused]
+        next: handle
+  - name: handle
+    set: {got: "${ .steps.flaky }", error: "${ .error.error }", message: "${ .error.message }"}
+)Y");
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn), json({{"got", "ok 3"}, {"error", "Refused"}, {"message", "no"}}));
+  std::vector<std::string> types = EventTypes(arn);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "StepFailed"), 3)  // 2 retries + refuse
+      << json(types).dump();
+  EXPECT_EQ(std::count(types.begin(), types.end(), "StepSucceeded"), 1);
+  for (const auto& e : Events(arn)) {
+    if (e.event_type == "StepFailed" && e.name == "flaky") {
+      EXPECT_EQ(e.details["Error"]["Payload"]["ErrorType"], "Transient");
+    }
+  }
+}
+
+TEST_F(EngineTest, ALabelNamesTheOperationDynamicallyOrNotAtAll) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: first
+    label: ${ "for-" + .input.who }
+    compute: 1
+  - name: second
+    label: null
+    wait: 1s
+  - name: each
+    map:
+      items: [a, b]
+      itemLabel: item-${ .item }-${ .index }
+      steps:
+        - name: value
+          set: ${ .item }
+)");
+  std::string arn = Start({{"who", "ann"}});
+  Drive();
+  Output(arn);
+  std::map<std::string, std::optional<std::string>> names;
+  std::vector<std::string> iterations;
+  for (const auto& e : Events(arn)) {
+    if (e.event_type == "StepStarted") names["step"] = e.name;
+    if (e.event_type == "WaitStarted") names["wait"] = e.name;
+    if (e.event_type == "ContextStarted" && e.sub_type == "MapIteration") iterations.push_back(e.name.value_or(""));
+  }
+  EXPECT_EQ(names["step"], std::optional<std::string>("for-ann"));
+  EXPECT_EQ(names["wait"], std::nullopt);
+  EXPECT_EQ(iterations, (std::vector<std::string>{"item-a-0", "item-b-1"}));
+}
+
+TEST_F(EngineTest, ASkippedFailOrSucceedLetsTheListGoOn) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: guard
+    if: ${ .input.bad }
+    fail: {error: Bad, cause: bad input}
+  - name: early
+    if: ${ .input.early }
+    succeed: early
+  - name: last
+    set: late
+)");
+  std::string late = Start({{"bad", false}, {"early", false}});
+  std::string early = Start({{"bad", false}, {"early", true}});
+  std::string bad = Start({{"bad", true}, {"early", false}});
+  Drive();
+  EXPECT_EQ(Output(late), "late");
+  EXPECT_EQ(Output(early), "early");
+  EXPECT_EQ(Execution(bad).progress.status, ExecutionStatus::kFailed);
+}
+
+TEST_F(EngineTest, ResultShapesAwaitedCallbacksAndGroupsAndCallbackFailuresKeepTheSendersMessage) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: cb
+    callback: {timeout: 1h}
+  - name: answer
+    await: cb
+    result: ${ .n * 2 }
+  - name: block
+    group:
+      - name: inner
+        compute: {v: 5}
+    result: ${ .v }
+  - name: cb2
+    callback: {timeout: 1h}
+  - name: refused
+    await: cb2
+    catch:
+      - errors: [Callback.Failed]
+        next: report
+  - name: report
+    set: {answer: "${ .steps.answer }", block: "${ .steps.block }", message: "${ .error.message }", type: "${ .error.data.errorType }"}
+)");
+  std::string arn = Start();
+  Drive(/*skip_time=*/false);
+  std::vector<std::string> ids;
+  for (const auto& e : Events(arn)) {
+    if (e.event_type == "CallbackStarted") ids.push_back(e.details["CallbackId"]);
+  }
+  ASSERT_EQ(ids.size(), 1u);
+  ASSERT_TRUE(service_->SendCallbackSuccess(ids[0], R"({"n": 21})").ok());
+  Drive(/*skip_time=*/false);
+  ids.clear();
+  for (const auto& e : Events(arn)) {
+    if (e.event_type == "CallbackStarted") ids.push_back(e.details["CallbackId"]);
+    if (e.event_type == "ContextSucceeded") {
+      EXPECT_EQ(e.details["Result"]["Payload"], "5");
+    }
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  protocol::ErrorObject refusal;
+  refusal.type = "RejectedError";
+  refusal.message = "not approved";
+  ASSERT_TRUE(service_->SendCallbackFailure(ids[1], refusal).ok());
+  Drive(/*skip_time=*/false);
+  EXPECT_EQ(Output(arn), json({{"answer", 42}, {"block", 5}, {"message", "not approved"}, {"type", "RejectedError"}}));
 }
 
 }  // namespace

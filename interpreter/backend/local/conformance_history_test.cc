@@ -1,8 +1,8 @@
 // The history the local service records for scripted executions, matched
-// against AWS's published conformance scenarios (../shared/conformance):
-// '*' matches anything, ${IDn}-style placeholders bind on first sight,
-// ${/regex/} matches a regular expression, Variables are substituted, maps
-// match as subsets, events are matched by EventId.
+// against AWS's published conformance scenarios (../shared/conformance) by
+// the shared matcher (testing/conformance_matcher.h: '*', ${IDn} bindings,
+// ${/regex/}, Variables, maps as subsets, events by EventId). Workflows run
+// against the same scenarios in tests/conformance.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,19 +12,24 @@
 
 #include "backend/local/local_durable_service.h"
 #include "backend/local/memory_store.h"
+#include "backend/local/testing/conformance_matcher.h"
 #include "backend/local/testing/mini_sdk.h"
 
 namespace cairn::backend::local {
 namespace {
 
 using nlohmann::json;
+using testing::Matcher;
 using testing::MiniSdk;
+using testing::ScalarText;
 using testing::ScriptedInvoker;
 using testing::StepError;
 using testing::StepFailure;
 
 std::string ConformanceDir() { return std::string(CAIRN_SOURCE_DIR) + "/../shared/conformance"; }
 
+// Scenario YAML as JSON with every scalar a string (these tests compare
+// scalars as text; Input() types the input itself).
 json ToJsonValue(const YAML::Node& n) {
   if (n.IsMap()) {
     json j = json::object();
@@ -40,74 +45,7 @@ json ToJsonValue(const YAML::Node& n) {
   return n.as<std::string>();
 }
 
-std::string Scalar(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-class Matcher {
- public:
-  explicit Matcher(std::map<std::string, std::string> variables) : vars_(std::move(variables)) {}
-
-  // Substitutes ${VAR} for the scenario's variables in every string.
-  json Substitute(const json& v) const {
-    if (v.is_object() || v.is_array()) {
-      json out = v;
-      for (auto& [k, x] : out.items()) x = Substitute(x);
-      return out;
-    }
-    if (!v.is_string()) return v;
-    std::string s = v.get<std::string>();
-    for (const auto& [name, value] : vars_) {
-      std::string token = "${" + name + "}";
-      for (size_t pos; (pos = s.find(token)) != std::string::npos;)
-        s.replace(pos, token.size(), value);
-    }
-    return s;
-  }
-
-  bool Match(const json& expected, const json& actual, const std::string& path, std::string* why) {
-    if (expected.is_string()) {
-      const std::string e = expected.get<std::string>();
-      if (e == "*") return true;
-      static const std::regex placeholder(R"(^\$\{([A-Za-z0-9_]+)\}$)");
-      static const std::regex pattern(R"(^\$\{/(.*)/\}$)");
-      std::smatch m;
-      if (std::regex_match(e, m, placeholder)) {
-        auto [it, inserted] = bound_.emplace(m[1], Scalar(actual));
-        if (inserted || it->second == Scalar(actual)) return true;
-        *why = path + ": " + e + " was bound to '" + it->second + "', now '" + Scalar(actual) + "'";
-        return false;
-      }
-      if (std::regex_match(e, m, pattern)) {
-        if (std::regex_search(Scalar(actual), std::regex(m[1].str()))) return true;
-        *why = path + ": '" + Scalar(actual) + "' does not match /" + m[1].str() + "/";
-        return false;
-      }
-      if (e == Scalar(actual)) return true;
-      *why = path + ": expected '" + e + "', got " + actual.dump();
-      return false;
-    }
-    if (expected.is_object()) {
-      if (!actual.is_object()) {
-        *why = path + ": expected an object, got " + actual.dump();
-        return false;
-      }
-      for (const auto& [k, v] : expected.items()) {
-        if (!actual.contains(k)) {
-          *why = path + "." + k + ": missing in " + actual.dump();
-          return false;
-        }
-        if (!Match(v, actual[k], path + "." + k, why)) return false;
-      }
-      return true;
-    }
-    if (expected.is_null()) return true;
-    *why = path + ": unsupported expectation " + expected.dump();
-    return false;
-  }
-
- private:
-  std::map<std::string, std::string> vars_;
-  std::map<std::string, std::string> bound_;
-};
+std::string Scalar(const json& v) { return ScalarText(v); }
 
 class ConformanceTest : public ::testing::Test {
  protected:
@@ -119,16 +57,7 @@ class ConformanceTest : public ::testing::Test {
     std::string path = ConformanceDir() + "/" + relative;
     if (!std::filesystem::exists(path)) return false;
     scenario_ = YAML::LoadFile(path);
-    if (scenario_["Variables"]) {
-      for (const auto& kv : scenario_["Variables"]) {
-        std::string spec = kv.second.as<std::string>();
-        std::string value = spec;
-        std::smatch m;
-        static const std::regex gen(R"(^\$\{GEN_STR:(\d+)\}$)");
-        if (std::regex_match(spec, m, gen)) value = std::string(std::stoul(m[1]), 'q') + "X";
-        vars_[kv.first.as<std::string>()] = value;
-      }
-    }
+    vars_ = testing::MakeVariables(scenario_["Variables"]);
     return true;
   }
 
