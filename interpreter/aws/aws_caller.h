@@ -49,7 +49,9 @@ struct AwsReply {
   // "ECS.ClusterNotFoundException"), "Cairn.Transient" when retries were
   // exhausted on throttling, 5xx or transport errors, "Cairn.Credentials"
   // when no credentials could be found, "Cairn.Configuration" for a missing
-  // region or a bad endpoint.
+  // region or a bad endpoint, "Cairn.InvalidResponse" for a 2xx reply of a
+  // JSON protocol whose body is not JSON. error_message never holds a
+  // secret; for authentication errors it says what to check.
   std::string error_name;
   std::string error_message;
 };

@@ -1,0 +1,78 @@
+// CurlHttpClient: the HttpClient on libcurl, and the only file of cairn that
+// calls curl_*.
+//
+// What it does, whatever the process environment says:
+//  * reuses connections: finished easy handles go back to a pool, and an
+//    easy handle keeps its connections (and TLS sessions, DNS entries) open
+//    for the next request to the same host;
+//  * verifies TLS peers and host names (the system's CA bundle);
+//  * never uses a proxy (http_proxy/HTTPS_PROXY/ALL_PROXY are ignored: an
+//    AWS request would otherwise be sent, signed, to whoever the environment
+//    names), never follows redirects, speaks only http and https;
+//  * sends exactly the request's headers (it suppresses the Expect,
+//    Content-Type and Accept headers libcurl would add on its own), so what
+//    was signed is what goes on the wire;
+//  * captures the response status, headers (of the final response) and
+//    body.
+//
+// Transport failures map to the codes of http_client.h:
+//   "http.connect"   name resolution failed, connection refused/unreachable
+//   "http.timeout"   connect_timeout or timeout elapsed
+//   "http.tls"       handshake failed, peer certificate not trusted
+//   "http.transport" anything else (reset by peer, empty reply, bad URL, a
+//                    response larger than Options::max_response_bytes)
+// Messages name the host and libcurl's description, never a header value.
+//
+// Thread-safety: Send may be called concurrently from any number of threads;
+// each call uses its own easy handle.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "aws/http_client.h"
+
+namespace cairn::aws {
+
+class CurlHttpClient final : public HttpClient {
+ public:
+  struct Options {
+    // Idle easy handles kept for reuse; more concurrent calls still work,
+    // their handles are closed afterwards.
+    size_t max_idle_handles = 16;
+    // A larger response body fails with "http.transport" (AWS payloads are
+    // at most a few MB; the Lambda Runtime API's at most 6 MB).
+    size_t max_response_bytes = 64u << 20;
+  };
+
+  CurlHttpClient();
+  explicit CurlHttpClient(Options options);
+  ~CurlHttpClient() override;
+  CurlHttpClient(const CurlHttpClient&) = delete;
+  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
+
+  Result<HttpResponse> Send(std::string_view base_url, const HttpRequest& request,
+                            const HttpCallOptions& options) override;
+
+  // Connections opened so far (libcurl's CURLINFO_NUM_CONNECTS summed over
+  // calls): lets tests and benchmarks see that connections are reused.
+  int64_t connections_opened() const { return connections_opened_.load(); }
+
+ private:
+  struct Handle;  // one CURL easy handle
+  std::unique_ptr<Handle> Acquire();
+  void Release(std::unique_ptr<Handle> handle);
+
+  const Options options_;
+  std::atomic<int64_t> connections_opened_{0};
+
+  std::mutex mu_;  // guards idle_
+  std::vector<std::unique_ptr<Handle>> idle_;
+};
+
+}  // namespace cairn::aws
