@@ -24,6 +24,10 @@ struct ActionRequest {
   int attempt = 1;                  // 1 for the first attempt
   std::optional<Duration> timeout;  // the step's `timeout:`, if any
   std::string workflow_dir;         // folder of the workflow file (relative paths)
+  // The durable execution's ARN: with operation_id, names this step of this
+  // execution (operation ids repeat across executions of one workflow), so
+  // actions derive idempotency tokens from both.
+  std::string execution_arn;
 };
 
 // A workflow error: {error, message, data} (LANGUAGE.md › Errors). Names are

@@ -1,6 +1,9 @@
 // CRN060–CRN064: what the schema cannot say about actions, callbacks and
 // completion policies. Values written as expressions are only known at run
 // time and are not judged here.
+#include <cctype>
+#include <map>
+#include <set>
 #include <unordered_set>
 
 #include "core/strings.h"
@@ -53,17 +56,122 @@ bool PlausibleUrl(const std::string& url) {
   return false;
 }
 
+// The expression placeholders (#name or :value) that `text` uses.
+std::set<std::string> Placeholders(const std::string& text, char sigil) {
+  std::set<std::string> out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != sigil) continue;
+    size_t j = i + 1;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_'))
+      ++j;
+    if (j > i + 1) out.insert(text.substr(i, j - i));
+    i = j - 1;
+  }
+  return out;
+}
+
+// dynamodb.*: `names` keys start with '#', `values` keys with ':'; with the
+// expressions written literally, every placeholder they use is defined and
+// every one defined is used (DynamoDB rejects both), and none clashes with
+// the ones updateItem's set/remove/add generate.
+void CheckDynamoDbPlaceholders(const CheckContext& ctx, const ActionSpec& action) {
+  const json& p = action.params;
+  auto at = [&](const char* key) { return PointerAppend(action.path, key); };
+  std::vector<const char*> expression_keys = {"condition", "update", "keyCondition", "filter",
+                                              "projection"};
+  bool all_literal = true;
+  std::map<std::string, const char*> used_names;  // placeholder -> the key using it
+  std::map<std::string, const char*> used_values;
+  for (const char* key : expression_keys) {
+    auto it = p.find(key);
+    if (it == p.end()) continue;
+    if (!it->is_string() || HasExpression(*it)) {
+      all_literal = false;
+      continue;
+    }
+    const auto& text = it->get_ref<const std::string&>();
+    for (const auto& n : Placeholders(text, '#')) used_names.emplace(n, key);
+    for (const auto& v : Placeholders(text, ':')) used_values.emplace(v, key);
+  }
+  const bool generated = action.type == "dynamodb.updateItem" && !p.contains("update");
+  struct Map {
+    const char* key;
+    char sigil;
+    const std::map<std::string, const char*>* used;
+    const char* what;
+  };
+  for (const Map& m : {Map{"names", '#', &used_names, "attribute name"},
+                       Map{"values", ':', &used_values, "value"}}) {
+    auto it = p.find(m.key);
+    std::set<std::string> defined;
+    const bool literal_map = it != p.end() && it->is_object();
+    if (literal_map) {
+      for (const auto& [k, v] : it->items()) {
+        const std::string where = PointerAppend(at(m.key), k);
+        if (k.size() < 2 || k[0] != m.sigil) {
+          ctx.Error("CRN060", where,
+                    "`" + std::string(m.key) + "` keys are placeholders that start with " +
+                        std::string(1, m.sigil) + ", got " + Quote(k),
+                    "write it as " + Quote(std::string(1, m.sigil) + (k.empty() ? "x" : k)) +
+                        " and use that in the expression",
+                    /*at_key=*/true);
+          continue;
+        }
+        defined.insert(k);
+        if (generated) {
+          for (const char* prefix : {"#set", ":set", "#rem", "#add", ":add"}) {
+            if (k.rfind(prefix, 0) == 0) {
+              ctx.Error("CRN060", where,
+                        Quote(k) + " looks like a placeholder cairn generates for set/remove/add",
+                        "rename it, e.g. " + Quote(std::string(1, m.sigil) + "my" + k.substr(1)),
+                        /*at_key=*/true);
+            }
+          }
+        }
+        if (all_literal && !m.used->count(k)) {
+          ctx.Error(
+              "CRN060", where,
+              "the " + std::string(m.what) + " placeholder " + Quote(k) +
+                  " is not used by any expression of this step (DynamoDB rejects unused ones)",
+              "use it in the condition or expression, or remove it", /*at_key=*/true);
+        }
+      }
+    }
+    if (it != p.end() && !literal_map) continue;  // an expression: known at run time
+    for (const auto& [u, user] : *m.used) {
+      if (defined.count(u)) continue;
+      ctx.Error("CRN060", at(user),
+                "the expression uses " + Quote(u) + " but `" + m.key + "` does not define it",
+                std::string("add it: `") + m.key + ": {\"" + u +
+                    "\": " + (m.sigil == '#' ? "attributeName" : "value") + "}`");
+    }
+  }
+}
+
 void CheckActionParams(const CheckContext& ctx, const ActionSpec& action) {
   const json& p = action.params;
   if (!p.is_object()) return;  // the schema check reports it
   const std::string& type = action.type;
   auto at = [&](const char* key) { return PointerAppend(action.path, key); };
 
+  if (type.rfind("dynamodb.", 0) == 0) CheckDynamoDbPlaceholders(ctx, action);
   if (type == "ecs.runTask") {
     const std::string* launch = Literal(p, "launchType");
     if (launch && *launch == "FARGATE" && !p.contains("network")) {
       ctx.Error("CRN060", at("launchType"), "a FARGATE task needs `network` (awsvpc subnets)",
                 "add `network: {subnets: [...], securityGroups: [...]}`, e.g. from params");
+    }
+    if (p.contains("container") && !p.contains("environment") && !p.contains("command")) {
+      ctx.Error("CRN060", at("container"),
+                "`container` names the container that `environment`/`command` override, but "
+                "there is neither",
+                "add `environment:` or `command:`, or remove `container`", /*at_key=*/true);
+    }
+    if (const std::string* token = Literal(p, "clientToken"); token && token->size() > 64) {
+      ctx.Error("CRN060", at("clientToken"),
+                "`clientToken` is " + std::to_string(token->size()) +
+                    " characters; ECS accepts at most 64",
+                "shorten it, or leave it out: cairn derives one per step and execution");
     }
   } else if (type == "dynamodb.updateItem") {
     std::vector<std::string> clauses;
