@@ -56,7 +56,7 @@ RequestSigner MakeSigV4Signer(std::shared_ptr<aws::CredentialsProvider> credenti
 
 void RegisterDefaultAwsActions(ActionRegistry& registry, aws::EnvironmentLookup env,
                                const Clock& clock) {
-  auto http = std::make_shared<aws::CurlHttpClient>();
+  std::shared_ptr<aws::HttpClient> http = aws::MakeCurlHttpClient(env);
   std::shared_ptr<aws::AwsCaller> caller = aws::MakeDefaultServiceClient(env, clock, http);
   aws::CredentialsChainOptions chain;
   chain.env = env;

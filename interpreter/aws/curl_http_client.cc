@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -185,6 +186,7 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
   curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
@@ -240,6 +242,17 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
   Release(std::move(handle));
   transfer.response.status = static_cast<int>(status);
   return std::move(transfer.response);
+}
+
+std::shared_ptr<CurlHttpClient> MakeCurlHttpClient(const EnvironmentLookup& env) {
+  CurlHttpClient::Options options;
+  for (std::string_view name : {"AWS_CA_BUNDLE", "SSL_CERT_FILE"}) {
+    if (std::optional<std::string> path = env ? env(name) : std::nullopt; path && !path->empty()) {
+      options.ca_bundle = *path;
+      break;
+    }
+  }
+  return std::make_shared<CurlHttpClient>(std::move(options));
 }
 
 }  // namespace cairn::aws

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "aws/http_client.h"
+#include "aws/shared_config.h"
 
 namespace cairn::aws {
 
@@ -48,6 +49,9 @@ class CurlHttpClient final : public HttpClient {
     // A larger response body fails with "http.transport" (AWS payloads are
     // at most a few MB; the Lambda Runtime API's at most 6 MB).
     size_t max_response_bytes = 64u << 20;
+    // A PEM file of trusted CA certificates; empty = libcurl's built-in path
+    // (Debian: /etc/ssl/certs/ca-certificates.crt, which Amazon Linux lacks).
+    std::string ca_bundle;
   };
 
   CurlHttpClient();
@@ -74,5 +78,11 @@ class CurlHttpClient final : public HttpClient {
   std::mutex mu_;  // guards idle_
   std::vector<std::unique_ptr<Handle>> idle_;
 };
+
+// A CurlHttpClient trusting the CA bundle the AWS SDKs honour: the file named
+// by AWS_CA_BUNDLE, else SSL_CERT_FILE (which the Lambda package's bootstrap
+// sets, Amazon Linux keeping its certificates elsewhere than Debian), else
+// libcurl's built-in path.
+std::shared_ptr<CurlHttpClient> MakeCurlHttpClient(const EnvironmentLookup& env);
 
 }  // namespace cairn::aws

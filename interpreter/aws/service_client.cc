@@ -208,7 +208,7 @@ AwsReply ServiceClient::Call(const AwsCall& call) {
 std::unique_ptr<ServiceClient> MakeDefaultServiceClient(const EnvironmentLookup& env,
                                                         const Clock& clock,
                                                         std::shared_ptr<HttpClient> http) {
-  if (!http) http = std::make_shared<CurlHttpClient>();
+  if (!http) http = MakeCurlHttpClient(env);
   ServiceClientOptions options;
   options.http = http;
   options.clock = &clock;
