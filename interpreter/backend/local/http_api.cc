@@ -354,6 +354,9 @@ Result<int> HttpApi::Start() {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   d.server.set_payload_max_length(d.options.max_body_bytes);
+  // Responses go out in two writes (head, body): without TCP_NODELAY the body
+  // waits for the client's delayed ACK, ~40 ms per request.
+  d.server.set_tcp_nodelay(true);
   auto handler = [&d](const httplib::Request& req, httplib::Response& res) { d.Handle(req, res); };
   d.server.Get(".*", handler);
   d.server.Post(".*", handler);

@@ -38,7 +38,9 @@ struct HttpApiOptions {
   std::string host = "127.0.0.1";
   // 0 = pick a free port (see HttpApi::port()).
   int port = 0;
-  int threads = 8;
+  // A keep-alive connection holds its thread while it is open, so this
+  // bounds the clients served at once; idle threads cost only their stacks.
+  int threads = 32;
   // Larger bodies are refused with 413 before they are read in full.
   size_t max_body_bytes = 8 * 1024 * 1024;
 };
