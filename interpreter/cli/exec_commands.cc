@@ -24,6 +24,7 @@
 
 #include "backend/local/history.h"
 #include "backend/local/http_api.h"
+#include "backend/local/kill_points.h"
 #include "backend/local/local_durable_service.h"
 #include "backend/local/sqlite_store.h"
 #include "cli/environment.h"
@@ -191,6 +192,13 @@ class LocalServer {
   // the service. REQUIRES: single-threaded (it calls SetEnv).
   Status Open(const std::string& store_path, int port, EventSink sink) {
     store_path_ = store_path;
+    // Crash tests only (kill_points.h): refused by builds without kill points.
+    if (auto spec = GetEnv("CAIRN_KILL_AT"); spec && !spec->empty()) {
+      if (Status s = local::ArmKillPoint(*spec); !s.ok()) return s;
+    }
+    if (auto trace = GetEnv("CAIRN_KILL_TRACE"); trace && !trace->empty()) {
+      if (Status s = local::TraceKillPoints(*trace); !s.ok()) return s;
+    }
     local::SqliteStoreOptions so;
     so.busy_timeout_ms = 500;
     auto store = local::SqliteStore::Open(store_path, so);
@@ -595,6 +603,7 @@ class HttpAccess final : public Access {
  public:
   HttpAccess(std::string host, int port, std::string store_path)
       : client_(host, port), store_path_(std::move(store_path)) {
+    client_.set_tcp_nodelay(true);
     client_.set_connection_timeout(2);
     client_.set_read_timeout(30);
   }
@@ -915,6 +924,7 @@ int RunCallback(const CallbackCommand& cmd, const Terminal& term) {
   }
   if (port != 0) {
     httplib::Client client(host, port);
+    client.set_tcp_nodelay(true);
     client.set_connection_timeout(2);
     client.set_read_timeout(30);
     std::string path = std::string(kApi) + "/durable-execution-callbacks/" +

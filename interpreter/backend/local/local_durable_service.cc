@@ -7,6 +7,7 @@
 #include <exception>
 #include <thread>
 
+#include "backend/local/kill_points.h"
 #include "backend/local/operation_state_machine.h"
 #include "backend/local/random_ids.h"
 
@@ -303,13 +304,15 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
     e.event_id = progress.next_event_id++;
     batch.events.push_back({x.record.arn, e.event_id, HistoryEventToJson(e, true).dump()});
   }
+  // The operations are moved through the batch into the cache: no copies of
+  // their payloads beyond the store's own.
   int64_t next_seq = static_cast<int64_t>(x.ops.size());
-  std::vector<int64_t> seqs;
-  for (const auto& op : m.ops) {
+  const size_t own_ops = m.ops.size();
+  batch.operations.reserve(own_ops + 1);
+  for (auto& op : m.ops) {
     auto it = x.index.find(op.id);
     int64_t seq = it != x.index.end() ? static_cast<int64_t>(it->second) : next_seq++;
-    seqs.push_back(seq);
-    batch.operations.push_back({x.record.arn, seq, op});
+    batch.operations.push_back({x.record.arn, seq, std::move(op)});
   }
   batch.new_executions = m.new_executions;
   batch.progress.emplace_back(x.record.arn, progress);
@@ -369,18 +372,21 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
     }
   }
 
+  CAIRN_KILL_POINT("commit.before");
   if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
+  CAIRN_KILL_POINT("commit.after");
 
   // Durable: make it visible.
-  for (size_t i = 0; i < m.ops.size(); ++i) {
-    size_t seq = static_cast<size_t>(seqs[i]);
+  for (size_t i = 0; i < own_ops; ++i) {
+    Operation& op = batch.operations[i].operation;
+    size_t seq = static_cast<size_t>(batch.operations[i].seq);
+    x.MarkDirty(op.id);
     if (seq == x.ops.size()) {
-      x.index[m.ops[i].id] = seq;
-      x.ops.push_back(m.ops[i]);
+      x.index[op.id] = seq;
+      x.ops.push_back(std::move(op));
     } else {
-      x.ops[seq] = m.ops[i];
+      x.ops[seq] = std::move(op);
     }
-    x.MarkDirty(m.ops[i].id);
   }
   x.record.progress = progress;
   if (ends) x.MarkDirty(x.record.execution_id);
@@ -479,7 +485,9 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   TimerRecord deadline{{r.arn, "", TimerKind::kExecutionTimeout}, now + timeout * 1000};
   batch.timers_set.push_back(deadline);
   batch.new_executions.push_back(r);
+  CAIRN_KILL_POINT("start.before_commit");
   if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
+  CAIRN_KILL_POINT("start.after_commit");
   std::lock_guard lock(mu_);
   AddTimerLocked(deadline);
   MarkRunnableLocked(r.arn);
@@ -614,6 +622,7 @@ Result<LocalDurableService::OpenCallback> LocalDurableService::FindOpenCallback(
 Status LocalDurableService::CompleteCallback(const std::string& callback_id, OperationStatus status,
                                              const std::optional<std::string>& result,
                                              const std::optional<ErrorObject>& error) {
+  CAIRN_KILL_POINT("callback.received");
   auto found = FindOpenCallback(callback_id);
   if (!found.ok()) return found.error();
   LiveExecution& x = *found->locked.exec;
@@ -631,7 +640,9 @@ Status LocalDurableService::CompleteCallback(const std::string& callback_id, Ope
   m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackTimeout});
   m.timers_cleared.push_back({x.record.arn, op->id, TimerKind::kCallbackHeartbeat});
   RequestInvocation(m);
-  return Commit(x, std::move(m));
+  Status st = Commit(x, std::move(m));
+  if (st.ok()) CAIRN_KILL_POINT("callback.after_commit");
+  return st;
 }
 
 Status LocalDurableService::SendCallbackSuccess(const std::string& callback_id,
@@ -716,6 +727,7 @@ std::vector<Operation> LocalDurableService::TakeDirty(LiveExecution& x) {
 
 Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& arn,
                                                            const CheckpointRequest& request) {
+  CAIRN_KILL_POINT("checkpoint.received");
   auto locked = Acquire(arn);
   if (!locked.ok()) return locked.error();
   if (!locked->exec) return NotFound(arn);
@@ -768,9 +780,16 @@ Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& ar
     response.checkpoint_token = x.token;
   }
   response.new_state.operations = TakeDirty(x);
+  // Kept for an idempotent retry, which only a request with a ClientToken
+  // can be (the engine sends none, and skips the copy).
   x.last_client_token = request.client_token;
-  x.last_request_token = request.checkpoint_token;
-  x.last_response = response;
+  if (request.client_token) {
+    x.last_request_token = request.checkpoint_token;
+    x.last_response = response;
+  } else {
+    x.last_response.reset();
+  }
+  CAIRN_KILL_POINT("checkpoint.before_reply");
   return response;
 }
 
@@ -845,6 +864,7 @@ int64_t LocalDurableService::FireDueTimers(Timestamp now) {
 }
 
 void LocalDurableService::FireTimer(const TimerRecord& timer, Timestamp now) {
+  CAIRN_KILL_POINT("timer.fire");
   auto locked = Acquire(timer.key.arn);
   auto retry_later = [&] {
     std::lock_guard lock(mu_);
@@ -919,7 +939,9 @@ void LocalDurableService::FireTimer(const TimerRecord& timer, Timestamp now) {
     spdlog::error("cairn local service: timer of {}: {}", timer.key.arn, st.error().ToString());
     locked->lock.unlock();
     retry_later();
+    return;
   }
+  CAIRN_KILL_POINT("timer.after_commit");
 }
 
 // ---- invocations ----
@@ -952,6 +974,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
   }
 
   Result<InvocationOutput> output = MakeError("Runtime.Unknown", "the invocation did not run");
+  CAIRN_KILL_POINT("invoke.begin");
   try {
     output = invoker_->Invoke(invocation, *this);
   } catch (const std::exception& e) {
@@ -960,6 +983,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
     output = MakeError("Runtime.UnhandledException", "the invoker threw a non-standard exception");
   }
 
+  CAIRN_KILL_POINT("invocation.returned");
   std::unique_lock lock(xp->mu);
   LiveExecution& x = *xp;
   x.in_flight = false;
@@ -1039,6 +1063,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
     AddTimerLocked({{arn, "", TimerKind::kInvokeRetry}, now + 1000});
     return st;
   }
+  CAIRN_KILL_POINT("invocation.after_commit");
   if (!x.running() && !x.evicted) Evict(x);
   return {};
 }

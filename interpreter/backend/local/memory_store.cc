@@ -55,12 +55,16 @@ Status MemoryStore::Write(const WriteBatch& batch) {
   for (const auto& op : batch.operations) {
     if (!known(op.arn)) return StoreError(kStoreConstraintError, "no execution " + op.arn);
   }
-  std::set<std::pair<std::string, int64_t>> new_events;
-  for (const auto& ev : batch.events) {
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    const EventRecord& ev = batch.events[i];
     if (!known(ev.arn)) return StoreError(kStoreConstraintError, "no execution " + ev.arn);
     auto it = events_.find(ev.arn);
-    if ((it != events_.end() && it->second.count(ev.event_id)) ||
-        !new_events.insert({ev.arn, ev.event_id}).second) {
+    // Batches hold a few events: a scan of the earlier ones beats a set.
+    bool repeated = false;
+    for (size_t k = 0; k < i && !repeated; ++k) {
+      repeated = batch.events[k].event_id == ev.event_id && batch.events[k].arn == ev.arn;
+    }
+    if ((it != events_.end() && it->second.count(ev.event_id)) || repeated) {
       return StoreError(kStoreConstraintError, "event " + std::to_string(ev.event_id) + " of " +
                                                    ev.arn + " exists already");
     }

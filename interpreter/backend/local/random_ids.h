@@ -1,5 +1,5 @@
 // Unguessable identifiers made by the local durable service, from the
-// kernel's CSPRNG (getrandom(2)).
+// kernel's CSPRNG (getrandom(2), fetched in blocks per thread).
 //
 // Callback ids and checkpoint tokens use the alphabet [A-Za-z0-9]: a subset
 // both of URL-safe base64 (so an id needs no escaping in a URL path) and of

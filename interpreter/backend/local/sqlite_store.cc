@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "backend/local/kill_points.h"
+
 namespace cairn::backend::local {
 namespace {
 
@@ -480,6 +482,7 @@ struct SqliteStore::Impl {
       txn_seqs.clear();
       return;
     }
+    CAIRN_KILL_POINT("store.applied");
     if (auto st = Exec("COMMIT", "committing"); !st.ok()) {
       (void)Exec("ROLLBACK", "rolling back");
       txn_seqs.clear();
@@ -488,6 +491,7 @@ struct SqliteStore::Impl {
       }
       return;
     }
+    CAIRN_KILL_POINT("store.committed");
     transactions.fetch_add(1, std::memory_order_relaxed);
     batches.fetch_add(static_cast<int64_t>(applied), std::memory_order_relaxed);
     if (seq_cache.size() + txn_seqs.size() > kMaxSeqCacheSize) seq_cache.clear();
