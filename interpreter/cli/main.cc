@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/environment.h"
 #include "cli/exec_commands.h"
+#include "cli/lambda_command.h"
 #include "cli/version.h"
 
 namespace {
@@ -158,6 +159,36 @@ int main(int argc, char** argv) {
   stop->add_option("--store", query.store, kStoreHelp);
   stop->footer("\nExample:\n  cairn stop order-7");
 
+  cairn::cli::LambdaCommand lambda_cmd;
+  auto* lambda = app.add_subcommand("lambda", "Serve durable executions as an AWS Lambda custom "
+                                              "runtime (the function's bootstrap)");
+  lambda->add_option("--workflows", lambda_cmd.workflows_dir,
+                     "Folder of the bundled *.yaml workflows (default $LAMBDA_TASK_ROOT/workflows)");
+  lambda->add_option("--default-workflow", lambda_cmd.default_workflow,
+                     "Workflow run when the input names none (default $_HANDLER, the function's "
+                     "Handler; a .yaml suffix is dropped)");
+  lambda->add_option("--deadline-margin", lambda_cmd.deadline_margin_ms,
+                     "Milliseconds before the invocation's deadline after which no step starts "
+                     "(default 2000)")
+      ->check(CLI::Range(0, 900000));
+  lambda->add_option("--endpoint", lambda_cmd.endpoint,
+                     "Checkpoint API endpoint (default $AWS_ENDPOINT_URL_LAMBDA, else "
+                     "https://lambda.$AWS_REGION.amazonaws.com)");
+  lambda->add_option("--max-invocations", lambda_cmd.max_invocations,
+                     "Exit after this many invocations (tests, benchmarks; default: never)");
+  lambda->add_flag("-q,--quiet", lambda_cmd.quiet, "No log line per step");
+  lambda->footer(
+      "\nEnvironment (set by Lambda): AWS_LAMBDA_RUNTIME_API (required), AWS_REGION,\n"
+      "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (checkpoint calls are\n"
+      "SigV4-signed with them), LAMBDA_TASK_ROOT, _HANDLER.\n\n"
+      "Input of an execution: {\"workflow\": NAME, \"input\": {...}} runs workflow NAME (the\n"
+      "file NAME.yaml of the folder, or the workflow whose name: is NAME) with that input;\n"
+      "any other input runs the default workflow with the whole input. A workflow that does\n"
+      "not validate fails the execution with the validator's diagnostics.\n\n"
+      "Example bootstrap:\n"
+      "  exec \"$LAMBDA_TASK_ROOT/bin/cairn\" lambda --workflows \"$LAMBDA_TASK_ROOT/workflows\"\n\n"
+      "Exit status: 0 after --max-invocations, 1 start-up or Runtime API failure, 2 not in Lambda.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -184,6 +215,7 @@ int main(int argc, char** argv) {
   }
   if (*run) return cairn::cli::RunRun(run_cmd, term);
   if (*serve) return cairn::cli::RunServe(serve_cmd, term);
+  if (*lambda) return cairn::cli::RunLambda(lambda_cmd, term);
   if (*callback) {
     cb_cmd.action = *cb_succeed ? "succeed" : *cb_fail ? "fail" : "heartbeat";
     return cairn::cli::RunCallback(cb_cmd, term);

@@ -1,5 +1,6 @@
 #include "cli/workflow_catalog.h"
 
+#include "actions/aws_actions.h"
 #include "actions/process_action.h"
 #include "cli/environment.h"
 #include "cli/local_state.h"
@@ -25,6 +26,9 @@ std::string FunctionNameOfArn(const std::string& arn) {
 WorkflowCatalog::WorkflowCatalog(std::string store_path, EventSink on_event)
     : store_path_(std::move(store_path)), on_event_(std::move(on_event)) {
   actions_.Register("process.run", std::make_unique<actions::ProcessAction>(runner_));
+  actions::RegisterDefaultAwsActions(
+      actions_, [](std::string_view name) { return GetEnv(std::string(name)); },
+      SystemClock::Instance());
 }
 
 WorkflowCatalog::~WorkflowCatalog() = default;

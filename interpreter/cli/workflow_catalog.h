@@ -10,8 +10,9 @@
 // the invocation fails with an Error saying so (the service retries it
 // later and finally fails the execution with that error).
 //
-// Actions: one ActionRegistry with process.run (PosixProcessRunner); other
-// action types fail with Cairn.UnsupportedAction.
+// Actions: one ActionRegistry with process.run (PosixProcessRunner) and the
+// AWS actions (actions/aws_actions.h: region, endpoints and credentials from
+// the environment); other action types fail with Cairn.UnsupportedAction.
 //
 // Thread-safety: Add and Invoke are thread-safe.
 #pragma once
