@@ -13,10 +13,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "core/environment_lock.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -107,6 +110,7 @@ Status CheckSpec(const ProcessSpec& spec) {
 std::vector<std::string> BuildEnvironment(const ProcessSpec& spec) {
   std::vector<std::string> entries;
   if (spec.inherit_env) {
+    std::lock_guard<std::mutex> lock(EnvironmentMutex());
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       std::string_view entry(*e);
       std::string_view name = entry.substr(0, entry.find('='));

@@ -305,10 +305,16 @@ class Run {
   // ---- expressions ----
 
   // The value written at `pointer` (the JSON value `value` of the document)
-  // with every expression evaluated against `ctx`.
-  Result<json> Render(const json& value, const std::string& pointer, const json& ctx) const {
+  // with every expression evaluated against `ctx` (`.` and $ctx), or, when
+  // `var_ctx` is given, with `.` = `ctx` and $ctx = *var_ctx (expressions
+  // over a raw result: `result:`, `poll.until`).
+  Result<json> Render(const json& value, const std::string& pointer, const json& ctx,
+                      const json* var_ctx = nullptr) const {
     if (value.is_string()) {
-      if (const auto* program = table_.Find(pointer)) return table_.set->Render(*program, ctx);
+      if (const auto* program = table_.Find(pointer)) {
+        return var_ctx ? table_.set->Render(*program, ctx, *var_ctx)
+                       : table_.set->Render(*program, ctx);
+      }
       const auto& s = value.get_ref<const std::string&>();
       if (s.find("$${") == std::string::npos) return value;
       std::string out;
@@ -325,7 +331,7 @@ class Run {
     if (value.is_object()) {
       json out = json::object();
       for (const auto& [k, v] : value.items()) {
-        auto r = Render(v, PointerAppend(pointer, k), ctx);
+        auto r = Render(v, PointerAppend(pointer, k), ctx, var_ctx);
         if (!r.ok()) return r;
         out[k] = std::move(*r);
       }
@@ -334,7 +340,7 @@ class Run {
     if (value.is_array()) {
       json out = json::array();
       for (size_t i = 0; i < value.size(); ++i) {
-        auto r = Render(value[i], PointerAppend(pointer, i), ctx);
+        auto r = Render(value[i], PointerAppend(pointer, i), ctx, var_ctx);
         if (!r.ok()) return r;
         out.push_back(std::move(*r));
       }
@@ -446,7 +452,7 @@ class Run {
                                node.kind == StepKind::kGroup ||
                                node.kind == StepKind::kSet || node.kind == StepKind::kSucceed;
     if (o.flow != Flow::kDone || !s.result || shapes_itself || o.skipped) return o;
-    auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), o.value);
+    auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), o.value, &f.ctx);
     if (!shaped.ok()) return Outcome::Failed(ExpressionError(shaped.error()));
     o.value = std::move(*shaped);
     return o;
@@ -476,14 +482,20 @@ class Run {
     }
     switch (node.kind) {
       case StepKind::kAction:
-        if (s.wait_for_callback) return RunWaitForCallback(node, f, id);
+        if (s.wait_for_callback) {
+          return RetryContext(node, f, id, [&](const std::string& aid) {
+            return RunWaitForCallback(node, f, aid);
+          });
+        }
       {
         auto name = OperationName(node, f);
         if (!name.ok()) return Outcome::Failed(ExpressionError(name.error()));
         return RunAction(node, id, f.parent_id, *name, s.action, f.ctx);
       }
       case StepKind::kWaitForCallback:
-        return RunWaitForCallback(node, f, id);
+        return RetryContext(node, f, id, [&](const std::string& aid) {
+          return RunWaitForCallback(node, f, aid);
+        });
       case StepKind::kWait:
         return RunWait(node, f, id);
       case StepKind::kCallback:
@@ -500,10 +512,12 @@ class Run {
       case StepKind::kSwitch:
         return RunSwitch(node, f);
       case StepKind::kGroup:
-        return RunGroup(node, f, id);
+        return RetryContext(node, f, id,
+                            [&](const std::string& aid) { return RunGroup(node, f, aid); });
       case StepKind::kParallel:
       case StepKind::kMap:
-        return RunBatch(node, f, id);
+        return RetryContext(node, f, id,
+                            [&](const std::string& aid) { return RunBatch(node, f, aid); });
       case StepKind::kSucceed: {
         auto v = Render(s.succeed_value, PointerAppend(s.path, "succeed"), f.ctx);
         if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
@@ -553,6 +567,48 @@ class Run {
       delay = delay / 2 + std::uniform_real_distribution<double>(0, delay / 2)(rng_);
     }
     return CeilSeconds(static_cast<int64_t>(delay));
+  }
+
+  // ---- retries of steps that run a CONTEXT ----
+
+  // `retry:` on a group, parallel, map or waitForCallback step. A CONTEXT
+  // cannot RETRY (PROTOCOL.md), so each attempt is a CONTEXT of its own: the
+  // first under the step's id `id` (as without retry), attempt n > 1 under
+  // OperationId(id, "attempt", n), whose children therefore get new ids too
+  // and run afresh. Between attempts a WAIT operation OperationId(id,
+  // "retry", n) (subtype Wait, named after the step) holds the retry delay.
+  // Replay is deterministic: a recorded WAIT means the retry was decided;
+  // without one the decision is taken from the recorded error of attempt n.
+  // A waitForCallback step's submitter action retries as a STEP with the same
+  // policy, so only the callback's errors (Callback.*) re-run the context:
+  // a new callback, and the submitter again.
+  template <typename Body>
+  Outcome RetryContext(const GraphNode& node, Frame& f, const std::string& id, Body body) {
+    const Step& s = *node.step;
+    const RetrySpec* policy = s.retry ? &*s.retry : nullptr;
+    const bool callback_only = node.kind == StepKind::kAction || node.kind == StepKind::kWaitForCallback;
+    for (int attempt = 1;; ++attempt) {
+      Outcome o = body(attempt == 1 ? id : OperationId(id, "attempt", static_cast<uint64_t>(attempt)));
+      if (o.flow != Flow::kFailed || !policy) return o;
+      if (callback_only && o.error.name.rfind("Callback.", 0) != 0) return o;
+      const std::string wait_id = OperationId(id, "retry", static_cast<uint64_t>(attempt));
+      const Operation* wait = Find(wait_id, OperationType::kWait, kSubTypeWait, node.name);
+      if (aborted()) return Outcome::Aborted();
+      if (wait) {
+        if (wait->status == OperationStatus::kStarted) return Outcome::Suspended();
+        continue;  // the delay is over: next attempt
+      }
+      auto delay = RetryDelay(policy, o.error, attempt);
+      if (!delay) return o;
+      OperationUpdate u = Update(wait_id, f.parent_id, node.name, OperationType::kWait, kSubTypeWait,
+                                 OperationAction::kStart);
+      u.wait_seconds = *delay;
+      Queue(std::move(u));
+      if (!Flush()) return Outcome::Aborted();
+      Emit(StepEvent::Kind::kRetrying, node.name, id, attempt, 0,
+           o.error.name + ": " + o.error.message + " (next attempt in " + std::to_string(*delay) + "s)");
+      return Outcome::Suspended();
+    }
   }
 
   // ---- steps with a STEP operation ----
@@ -617,7 +673,9 @@ class Run {
     if (outcome.ok) {
       json value = std::move(outcome.result);
       if (s.result) {
-        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value);
+        json step_ctx = ctx;
+        step_ctx["attempt"] = attempt;
+        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value, &step_ctx);
         if (!shaped.ok()) {
           outcome = actions::ActionOutcome::Failure("Cairn.Expression", shaped.error().ToString());
         } else {
@@ -930,7 +988,8 @@ class Run {
       return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition, outcome.error,
                          attempt, ms);
     }
-    auto done = Render(p.until, p.until_path, outcome.result);
+    // `.` is this check's result; $ctx the step's context with .attempt.
+    auto done = Render(p.until, p.until_path, outcome.result, &ctx);
     if (!done.ok()) {
       return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition,
                          ExpressionError(done.error()), attempt, ms);
@@ -938,7 +997,7 @@ class Run {
     json value = std::move(outcome.result);
     if (Truthy(*done)) {
       if (s.result) {
-        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value);
+        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value, &ctx);
         if (!shaped.ok()) {
           return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition,
                              ExpressionError(shaped.error()), attempt, ms);
@@ -1036,7 +1095,8 @@ class Run {
     o.explicit_succeed = false;
     if (o.flow == Flow::kDone && node.step->result) {
       // The group's `result:` decides what its CONTEXT records.
-      auto shaped = Render(json(*node.step->result), PointerAppend(node.step->path, "result"), o.value);
+      auto shaped = Render(json(*node.step->result), PointerAppend(node.step->path, "result"),
+                           o.value, &f.ctx);
       if (shaped.ok()) {
         o.value = std::move(*shaped);
       } else {

@@ -18,6 +18,12 @@
 //    interrupted attempt fails with Cairn.Interrupted instead of re-running).
 //    Retries are STEP RETRY with NextAttemptDelaySeconds: never an
 //    in-process sleep.
+//  * `retry:` on a step that runs a CONTEXT (group, parallel, map,
+//    waitForCallback): a CONTEXT cannot RETRY, so attempt n > 1 is a new
+//    CONTEXT under OperationId(id, "attempt", n) whose steps all run again,
+//    after a WAIT OperationId(id, "retry", n) of the retry delay. For
+//    waitForCallback only Callback.* errors re-run the context (the
+//    submitter's own errors are retried by its STEP).
 //  * Parallel and map run their branches/items in child contexts; the
 //    Parallel/Map context succeeds with a batch result
 //    {results, items, completionReason, status, successCount, failureCount,

@@ -1,5 +1,14 @@
 #include "engine/input_schema.h"
 
+#include <pthread.h>
+
+#include <string>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+#include "definition/document.h"
+
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -26,11 +35,81 @@ void FillDefaults(const json& schema, json& value, int depth) {
   }
 }
 
-}  // namespace
+// Stack of the thread that validates (see CheckInput in the header).
+constexpr size_t kValidationStackBytes = size_t{64} << 20;
 
-Result<json> CheckInput(const json& schema, json input) {
-  if (input.is_null() && schema.value("type", "") == "object") input = json::object();
-  FillDefaults(schema, input, 0);
+// True when valijson would run a regex over input strings or keys: the
+// schema has a `pattern`, `patternProperties` or a regex-checked `format`
+// anywhere (a property that happens to be named `pattern` counts too: the
+// guard errs on the safe side). Iterative: the schema is untrusted.
+bool UsesRegex(const json& schema) {
+  std::vector<const json*> todo{&schema};
+  while (!todo.empty()) {
+    const json* v = todo.back();
+    todo.pop_back();
+    if (v->is_object()) {
+      for (const auto& [key, child] : v->items()) {
+        if (key == "pattern" || key == "patternProperties") return true;
+        if (key == "format" && child.is_string()) {
+          const auto& f = child.get_ref<const std::string&>();
+          if (f == "date" || f == "time" || f == "date-time") return true;
+        }
+        todo.push_back(&child);
+      }
+    } else if (v->is_array()) {
+      for (const auto& child : *v) todo.push_back(&child);
+    }
+  }
+  return false;
+}
+
+// The JSON pointer and length of the first string value or object key of
+// `input` longer than kMaxRegexCheckedLength, if any. Iterative.
+std::optional<std::pair<std::string, size_t>> FindOverlongString(const json& input) {
+  std::vector<std::pair<const json*, std::string>> todo{{&input, ""}};
+  while (!todo.empty()) {
+    auto [v, where] = std::move(todo.back());
+    todo.pop_back();
+    if (v->is_string() && v->get_ref<const std::string&>().size() > kMaxRegexCheckedLength) {
+      return std::make_pair(where, v->get_ref<const std::string&>().size());
+    }
+    if (v->is_object()) {
+      for (const auto& [key, child] : v->items()) {
+        std::string at = PointerAppend(where, key);
+        if (key.size() > kMaxRegexCheckedLength) return std::make_pair(at + " (the key)", key.size());
+        todo.emplace_back(&child, std::move(at));
+      }
+    } else if (v->is_array()) {
+      for (size_t i = 0; i < v->size(); ++i) {
+        todo.emplace_back(&(*v)[i], PointerAppend(where, i));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Runs `work` on a new thread with a kValidationStackBytes stack and waits
+// for it; runs it on the calling thread when no such thread can be made.
+void RunWithLargeStack(std::function<void()> work) {
+  pthread_attr_t attr;
+  bool threaded = pthread_attr_init(&attr) == 0;
+  if (threaded && pthread_attr_setstacksize(&attr, kValidationStackBytes) == 0) {
+    pthread_t thread;
+    auto trampoline = [](void* arg) -> void* {
+      (*static_cast<std::function<void()>*>(arg))();
+      return nullptr;
+    };
+    if (pthread_create(&thread, &attr, trampoline, &work) == 0) {
+      pthread_join(thread, nullptr);
+      pthread_attr_destroy(&attr);
+      return;
+    }
+  }
+  if (threaded) pthread_attr_destroy(&attr);
+  work();
+}
+
+Result<json> Validate(const json& schema, json input) {
   valijson::Schema compiled;
   try {
     valijson::SchemaParser parser;
@@ -42,7 +121,12 @@ Result<json> CheckInput(const json& schema, json input) {
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter input_adapter(input);
-  if (validator.validate(compiled, input_adapter, &results)) return input;
+  try {
+    // Regexes are compiled while validating: an invalid one throws here.
+    if (validator.validate(compiled, input_adapter, &results)) return input;
+  } catch (const std::exception& e) {
+    return MakeError("input", std::string("the workflow's input schema cannot be applied: ") + e.what());
+  }
   std::string message = "the input does not match the workflow's input schema:";
   valijson::ValidationResults::Error error;
   int shown = 0;
@@ -55,6 +139,28 @@ Result<json> CheckInput(const json& schema, json input) {
     ++shown;
   }
   return MakeError("input", message);
+}
+
+}  // namespace
+
+Result<json> CheckInput(const json& schema, json input) {
+  if (input.is_null() && schema.value("type", "") == "object") input = json::object();
+  FillDefaults(schema, input, 0);
+  if (UsesRegex(schema)) {
+    if (auto overlong = FindOverlongString(input)) {
+      return MakeError(
+          "input",
+          "the input does not match the workflow's input schema:\n  " +
+              (overlong->first.empty() ? std::string("(input)") : overlong->first) +
+              ": the string is " + std::to_string(overlong->second) +
+              " bytes; the input schema checks strings with regular expressions (pattern, "
+              "patternProperties or format), which cairn applies to strings of at most " +
+              std::to_string(kMaxRegexCheckedLength) + " bytes");
+    }
+  }
+  std::optional<Result<json>> result;
+  RunWithLargeStack([&] { result.emplace(Validate(schema, std::move(input))); });
+  return std::move(*result);
 }
 
 }  // namespace cairn::engine

@@ -1,16 +1,29 @@
 // The workflow's `input:` schema, applied when an execution starts.
 #pragma once
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
 
 namespace cairn::engine {
 
+// Longest string (or object key) of an input whose schema uses regular
+// expressions (`pattern`, `patternProperties`, or a `format` of date, time
+// or date-time). valijson matches them with std::regex, which recurses once
+// or more per character (≈1 KB of stack per character for `^(a|b)*$`): a
+// long enough string would overflow any stack. Such an input is rejected
+// with an error naming the string, before any regex runs.
+inline constexpr size_t kMaxRegexCheckedLength = 8192;
+
 // Fills in `default`s of object properties (recursively, where the schema
 // says `properties`) that the input leaves out, then validates the result
 // against `schema` (JSON Schema draft-07). Returns the completed input, or an
-// Error listing every violation with its JSON pointer.
+// Error listing every violation with its JSON pointer (or naming a string
+// longer than kMaxRegexCheckedLength when the schema uses regexes).
+// The validation runs on a thread of its own with a 64 MiB stack (reserved,
+// touched only as deep as the regexes go), so that a string within the limit
+// cannot overflow a smaller caller stack. Thread-safe.
 Result<nlohmann::json> CheckInput(const nlohmann::json& schema, nlohmann::json input);
 
 }  // namespace cairn::engine

@@ -11,10 +11,13 @@ extern "C" {
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <utility>
 
+#include "core/environment_lock.h"
 #include "expr/jq_lexer.h"
 #include "expr/sandbox.h"
 
@@ -36,6 +39,8 @@ using nlohmann::json;
 
 constexpr std::string_view kReservedPrefix = "__cairn_";
 constexpr std::string_view kTopLevelMarker = " at <top-level>, line ";
+// HOME while jq compiles (see JqCompile): a directory that cannot hold `.jq`.
+constexpr char kNoJqHome[] = "/dev/null";
 
 // ---- jv <-> json ----------------------------------------------------------
 
@@ -194,7 +199,26 @@ void IgnoreMessage(void*, jv message) { jv_free(message); }
 // inside `"\(...)"`, a constant array as an object key, a broken ~/.jq);
 // under LeakSanitizer, what jq_compile allocates is not checked for leaks,
 // so every module's sanitizer tests can compile bad expressions.
+//
+// jq 1.6 also prepends `import "" {search: $HOME, optional: true}` to every
+// program (linker.c, load_program: it reads getenv("HOME") on each compile),
+// so $HOME/.jq would be read and its definitions would shadow the builtins:
+// whoever can write that file could change what every expression computes.
+// No jq attribute turns the import off (an empty JQ_LIBRARY_PATH does not:
+// the import names its own search path); HOME is its only input. So HOME
+// reads /dev/null while jq compiles: "/dev/null/.jq" can never be opened
+// (ENOTDIR). The value is replaced in place (setenv of a variable that
+// exists never moves other entries, so concurrent getenv calls of other
+// variables are unaffected) and restored afterwards; compiles of all sets
+// are serialized on EnvironmentMutex (core/environment_lock.h), which readers
+// of the environment hold too, so nobody sees the stand-in value.
+// When HOME is not set, jq 1.6 imports nothing.
 bool JqCompile(jq_state* jq, const std::string& program) {
+  std::lock_guard<std::mutex> home_lock(EnvironmentMutex());
+  const char* home = std::getenv("HOME");
+  const std::optional<std::string> saved_home =
+      home ? std::optional<std::string>(home) : std::nullopt;
+  if (saved_home) ::setenv("HOME", kNoJqHome, 1);
 #ifdef CAIRN_EXPR_HAS_LSAN
   __lsan_disable();
 #endif
@@ -202,6 +226,7 @@ bool JqCompile(jq_state* jq, const std::string& program) {
 #ifdef CAIRN_EXPR_HAS_LSAN
   __lsan_enable();
 #endif
+  if (saved_home) ::setenv("HOME", saved_home->c_str(), 1);
   return ok;
 }
 
@@ -326,7 +351,7 @@ Program BuildProgram(const std::vector<std::string>& sources, const std::vector<
   if (members.empty()) {
     p.text += "null";
   } else {
-    p.text += ".[0] as $__cairn_i | .[1] | ";
+    p.text += ".[0] as $__cairn_i | .[2] as $ctx | .[1] | ";
     int line = 1 + CountLines(p.text);
     AppendDispatch(sources, members, 0, members.size(), false, p, line);
   }
@@ -466,8 +491,9 @@ class ExpressionSet::Impl {
   }
 
   std::vector<CompileIssue> Compile();
-  Result<json> Evaluate(int index, const json& context) const;
-  Result<json> Render(const TemplateProgram& program, const json& context) const;
+  // `ctx`: the value of $ctx; null means `context` itself.
+  Result<json> Evaluate(int index, const json& context, const json* ctx) const;
+  Result<json> Render(const TemplateProgram& program, const json& context, const json* ctx) const;
 
   const std::vector<std::string>& sources() const { return sources_; }
   int compile_count() const { return compile_count_; }
@@ -487,7 +513,7 @@ class ExpressionSet::Impl {
   std::vector<CompileIssue> Bisect(std::vector<int> members, Attempt failure);
 
   // Runs expression `index` on `context` (consumed). REQUIRES: mu_ held.
-  Result<json> EvaluateWithLock(int index, jv context) const;
+  Result<json> EvaluateWithLock(int index, jv context, jv ctx) const;
   // The result of a run whose first output is `out` (borrowed).
   Result<json> ResultOf(int index, jv out) const;
   Error ErrorFor(int index, std::string message) const;
@@ -618,8 +644,8 @@ Result<json> ExpressionSet::Impl::ResultOf(int index, jv out) const {
   return ErrorFor(index, "the expression produced no output");
 }
 
-Result<json> ExpressionSet::Impl::EvaluateWithLock(int index, jv context) const {
-  jq_start(jq_, JV_ARRAY(jv_number(index), context), 0);
+Result<json> ExpressionSet::Impl::EvaluateWithLock(int index, jv context, jv ctx) const {
+  jq_start(jq_, JV_ARRAY(jv_number(index), context, ctx), 0);
   jv out = jq_next(jq_);
   Result<json> result = ResultOf(index, out);
   jv_free(out);
@@ -628,7 +654,19 @@ Result<json> ExpressionSet::Impl::EvaluateWithLock(int index, jv context) const 
   return result;
 }
 
-Result<json> ExpressionSet::Impl::Evaluate(int index, const json& context) const {
+// $ctx as jq reads it: `ctx` converted, or else a reference to `context`.
+// On failure `context` is freed and the error returned.
+Result<jv> CtxJv(jv context, const json* ctx) {
+  if (ctx == nullptr) return jv_copy(context);
+  jv out = ToJv(*ctx, 0);
+  if (!jv_is_valid(out)) {
+    jv_free(context);
+    return MakeError(kExpressionErrorCode, "$ctx: " + TakeMessage(jv_invalid_get_msg(out)));
+  }
+  return out;
+}
+
+Result<json> ExpressionSet::Impl::Evaluate(int index, const json& context, const json* ctx) const {
   assert(compiled_);
   assert(index >= 0 && static_cast<size_t>(index) < sources_.size());
   if (const auto& issue = issues_[static_cast<size_t>(index)]) {
@@ -638,18 +676,20 @@ Result<json> ExpressionSet::Impl::Evaluate(int index, const json& context) const
   if (!jv_is_valid(input)) {
     return ErrorFor(index, "context: " + TakeMessage(jv_invalid_get_msg(input)));
   }
+  Result<jv> ctx_jv = CtxJv(input, ctx);
+  if (!ctx_jv.ok()) return ErrorFor(index, ctx_jv.error().message);
   std::lock_guard<std::mutex> lock(mu_);
-  return EvaluateWithLock(index, input);
+  return EvaluateWithLock(index, input, *ctx_jv);
 }
 
 Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program,
-                                         const json& context) const {
+                                         const json& context, const json* ctx) const {
   assert(compiled_);
   const Template& tmpl = program.source;
   assert(program.indices.size() == tmpl.parts.size());
   if (tmpl.is_single_expression()) {
     for (size_t i = 0; i < tmpl.parts.size(); ++i) {
-      if (tmpl.parts[i].is_expression()) return Evaluate(program.indices[i], context);
+      if (tmpl.parts[i].is_expression()) return Evaluate(program.indices[i], context, ctx);
     }
   }
   for (size_t i = 0; i < tmpl.parts.size(); ++i) {
@@ -661,11 +701,15 @@ Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program,
   }
   std::string text;
   jv input = jv_null();
+  jv ctx_input = jv_null();
   if (tmpl.expression_count() > 0) {
     input = ToJv(context, 0);
     if (!jv_is_valid(input)) {
       return MakeError(kExpressionErrorCode, "context: " + TakeMessage(jv_invalid_get_msg(input)));
     }
+    Result<jv> ctx_jv = CtxJv(input, ctx);
+    if (!ctx_jv.ok()) return ctx_jv.error();
+    ctx_input = *ctx_jv;
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < tmpl.parts.size(); ++i) {
@@ -673,14 +717,16 @@ Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program,
       text += tmpl.parts[i].text;
       continue;
     }
-    Result<json> value = EvaluateWithLock(program.indices[i], jv_copy(input));
+    Result<json> value = EvaluateWithLock(program.indices[i], jv_copy(input), jv_copy(ctx_input));
     if (!value.ok()) {
       jv_free(input);
+      jv_free(ctx_input);
       return value;
     }
     text += value->is_string() ? value->get_ref<const std::string&>() : CompactJson(*value);
   }
   jv_free(input);
+  jv_free(ctx_input);
   return json(std::move(text));
 }
 
@@ -703,11 +749,20 @@ TemplateProgram ExpressionSet::AddTemplate(Template tmpl) {
 std::vector<CompileIssue> ExpressionSet::Compile() { return impl_->Compile(); }
 
 Result<json> ExpressionSet::Evaluate(int index, const json& context) const {
-  return impl_->Evaluate(index, context);
+  return impl_->Evaluate(index, context, nullptr);
+}
+
+Result<json> ExpressionSet::Evaluate(int index, const json& dot, const json& ctx) const {
+  return impl_->Evaluate(index, dot, &ctx);
 }
 
 Result<json> ExpressionSet::Render(const TemplateProgram& program, const json& context) const {
-  return impl_->Render(program, context);
+  return impl_->Render(program, context, nullptr);
+}
+
+Result<json> ExpressionSet::Render(const TemplateProgram& program, const json& dot,
+                                   const json& ctx) const {
+  return impl_->Render(program, dot, &ctx);
 }
 
 int ExpressionSet::size() const { return static_cast<int>(impl_->sources().size()); }

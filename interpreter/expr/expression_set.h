@@ -7,7 +7,7 @@
 // program:
 //
 //   <sandbox prelude: shadows env, input, now, ...>  {} as $ENV |
-//   .[0] as $__cairn_i | .[1] |
+//   .[0] as $__cairn_i | .[2] as $ctx | .[1] |
 //   if $__cairn_i < 2 then
 //     if $__cairn_i < 1 then def __cairn_e0:
 //   <expression 0>
@@ -15,7 +15,8 @@
 //   __cairn_e0 else def __cairn_e1:
 //   ...
 //
-// and evaluates expression i by running it on [i, context]: a balanced tree
+// and evaluates expression i by running it on [i, dot, ctx] (dot and $ctx
+// are both the context, except for Evaluate(i, dot, ctx)): a balanced tree
 // of `if`s (O(log n)) reaches a leaf that defines and calls expression i.
 // Before combining, each expression is checked on its own (brackets and
 // strings balanced, every `;` at its top level ends a `def` of its own, no
@@ -40,8 +41,10 @@
 // jq bugs: `indices("")`, `gsub(""; "x")` on any string) or allocate
 // without bound (`[range(1e9)]`, `.[1e9] = 1`), and nothing can interrupt
 // it; when an allocation fails jq prints to stderr and aborts the process.
-// jq 1.6 also reads `$HOME/.jq` on every compile and binds its definitions
-// ahead of the builtins: the host running cairn must not have one.
+// jq 1.6 also imports `$HOME/.jq` on every compile and binds its definitions
+// ahead of the builtins; Compile keeps it from doing so by pointing HOME at
+// /dev/null for the duration of each jq_compile (other threads of the
+// process that read HOME meanwhile see /dev/null; the value is restored).
 #pragma once
 
 #include <cstddef>
@@ -119,6 +122,13 @@ class ExpressionSet {
   // internal mutex (a jq_state runs one program at a time).
   Result<nlohmann::json> Evaluate(int index, const nlohmann::json& context) const;
 
+  // As Evaluate, with `.` = `dot` and $ctx = `ctx`. Every expression can
+  // read $ctx: the workflow context; the one-argument forms set it to the
+  // context itself, this one lets expressions whose `.` is something else
+  // (a raw result: `result:`, `poll.until`) read the context too.
+  Result<nlohmann::json> Evaluate(int index, const nlohmann::json& dot,
+                                  const nlohmann::json& ctx) const;
+
   // The value of a template: for a single expression, its value; otherwise
   // the parts joined as text, expression values inserted raw when strings
   // and as compact JSON otherwise (a template without expressions is its
@@ -127,6 +137,9 @@ class ExpressionSet {
   // Thread-safe like Evaluate.
   Result<nlohmann::json> Render(const TemplateProgram& program,
                                 const nlohmann::json& context) const;
+  // As Render, with `.` = `dot` and $ctx = `ctx` (see Evaluate).
+  Result<nlohmann::json> Render(const TemplateProgram& program, const nlohmann::json& dot,
+                                const nlohmann::json& ctx) const;
 
   int size() const;
   // REQUIRES: 0 <= index < size().

@@ -384,10 +384,11 @@ TEST(ExpressionSetTest, Movable) {
   EXPECT_EQ(*b.Evaluate(0, json{{"x", 3}}), 3);
 }
 
-// jq 1.6 reads $HOME/.jq on every jq_compile and binds its definitions ahead
-// of the builtins. This documents it, and checks that a broken one yields
-// one clear issue per expression instead of a crash or a long search.
-TEST(ExpressionSetTest, HomeDotJqIsReadByJq16) {
+// jq 1.6 imports $HOME/.jq on every jq_compile and would bind its
+// definitions ahead of the builtins (a way to change what every expression
+// computes). A poisoned or broken one in HOME must change nothing, and HOME
+// must read as before once the compile is over.
+TEST(ExpressionSetTest, HomeDotJqIsNotRead) {
   const char* old_home = std::getenv("HOME");
   const std::string saved = old_home ? old_home : "";
   const std::filesystem::path dir =
@@ -395,21 +396,23 @@ TEST(ExpressionSetTest, HomeDotJqIsReadByJq16) {
   std::filesystem::create_directories(dir);
   ::setenv("HOME", dir.c_str(), 1);
   {
-    std::ofstream(dir / ".jq") << "def map(f): \"hijacked\";\n";
+    std::ofstream(dir / ".jq") << "def map(f): \"hijacked\"; def length: 42;\n";
     ExpressionSet set;
     set.Add("[1] | map(.)");
+    set.Add("[1, 2] | length");
     ASSERT_THAT(set.Compile(), IsEmpty());
-    EXPECT_EQ(*set.Evaluate(0, json::object()), "hijacked");
+    EXPECT_EQ(*set.Evaluate(0, json::object()), json::array({1}));
+    EXPECT_EQ(*set.Evaluate(1, json::object()), 2);
+    const char* home_after = std::getenv("HOME");
+    ASSERT_NE(home_after, nullptr);
+    EXPECT_EQ(std::string(home_after), dir.string());
   }
   {
     std::ofstream(dir / ".jq") << "def broken: (;\n";
     ExpressionSet set;
     for (int i = 0; i < 20; ++i) set.Add(GoodExpression(i));
-    std::vector<CompileIssue> issues = set.Compile();
-    EXPECT_EQ(issues.size(), 20u);
-    ASSERT_FALSE(issues.empty());
-    EXPECT_THAT(issues[0].message, HasSubstr("jq cannot compile"));
-    EXPECT_LE(set.jq_compile_count(), 3);
+    EXPECT_THAT(set.Compile(), IsEmpty());
+    EXPECT_EQ(set.jq_compile_count(), 1);
   }
   if (old_home) {
     ::setenv("HOME", saved.c_str(), 1);
@@ -417,6 +420,19 @@ TEST(ExpressionSetTest, HomeDotJqIsReadByJq16) {
     ::unsetenv("HOME");
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST(ExpressionSetTest, CtxIsTheContextUnlessGivenApart) {
+  ExpressionSet set;
+  set.Add("$ctx.input.n");
+  set.Add(". >= $ctx.input.n and $ctx.attempt == 2");
+  TemplateProgram tmpl = set.AddTemplate(*ParseTemplate("n=${ $ctx.input.n } dot=${ . }"));
+  ASSERT_THAT(set.Compile(), IsEmpty());
+  const json ctx = {{"input", {{"n", 3}}}, {"attempt", 2}};
+  EXPECT_EQ(*set.Evaluate(0, ctx), 3);
+  EXPECT_EQ(*set.Evaluate(1, json(3), ctx), true);
+  EXPECT_EQ(*set.Evaluate(1, json(2), ctx), false);
+  EXPECT_EQ(*set.Render(tmpl, json(7), ctx), "n=3 dot=7");
 }
 
 }  // namespace

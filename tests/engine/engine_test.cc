@@ -4,15 +4,18 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "backend/local/local_durable_service.h"
 #include "backend/local/memory_store.h"
 #include "compile/compile.h"
+#include "engine/input_schema.h"
 #include "validate/validate.h"
 
 namespace cairn::engine {
@@ -391,6 +394,29 @@ steps:
   EXPECT_GE(clock_.NowMillis() - t0, (5 + 10 + 15) * 1000);  // 5s, 10s, capped at 15s
 }
 
+// `until` reads the check's result as `.` and the step's context as $ctx:
+// .attempt, the execution's input and earlier steps' results; `result:` too.
+TEST_F(EngineTest, PollUntilReadsTheContextThroughCtx) {
+  Load(R"(
+cairn: 1
+name: test
+input: {type: object, properties: {threshold: {type: integer}}}
+steps:
+  - name: base
+    set: 10
+  - name: counter
+    poll:
+      check:
+        compute: ${ .steps.base + .attempt }
+      until: ${ . >= $ctx.steps.base + $ctx.input.threshold and $ctx.attempt == $ctx.input.threshold }
+      interval: 1s
+    result: "${ {value: ., attempt: $ctx.attempt} }"
+)");
+  std::string arn = Start({{"threshold", 3}});
+  Drive();
+  EXPECT_EQ(Output(arn), json({{"value", 13}, {"attempt", 3}}));
+}
+
 TEST_F(EngineTest, PollTimesOut) {
   Load(R"(
 cairn: 1
@@ -527,6 +553,111 @@ output: ${ .steps.block }
     }
   }
   ASSERT_TRUE(group_id);
+}
+
+// `retry:` on a step that runs a CONTEXT: each attempt is a CONTEXT of its
+// own (a CONTEXT cannot RETRY), with a durable WAIT between attempts; the
+// attempt that succeeds gives the step's result, and a replay of the whole
+// history neither re-runs nor re-decides anything.
+TEST_F(EngineTest, RetryOnAGroupRerunsItsStepsAsANewContext) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: block
+    group:
+      - name: first
+        process.run: {command: [first]}
+      - name: flaky
+        process.run: {command: [flaky]}
+    retry: {errors: [Work.Flaky], maxAttempts: 3, interval: 5s}
+output: ${ .steps.block }
+)");
+  actions_.Then("flaky", actions::ActionOutcome::Failure("Work.Flaky", "try again"));
+  actions_.Then("flaky", actions::ActionOutcome::Failure("Work.Flaky", "try again"));
+  int64_t t0 = clock_.NowMillis();
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn)["ran"], "flaky");
+  EXPECT_EQ(actions_.calls("first"), 3);  // the whole group runs again
+  EXPECT_EQ(actions_.calls("flaky"), 3);
+  EXPECT_GE(clock_.NowMillis() - t0, 10 * 1000);  // two 5s waits
+  int contexts = 0, waits = 0;
+  std::set<std::string> context_ids;
+  for (const auto& e : Events(arn)) {
+    if (e.event_type == "ContextStarted") {
+      context_ids.insert(e.id.value_or(""));
+      ++contexts;
+    }
+    if (e.event_type == "WaitStarted") ++waits;
+  }
+  EXPECT_EQ(contexts, 3);
+  EXPECT_EQ(context_ids.size(), 3u);
+  EXPECT_EQ(waits, 2);
+}
+
+TEST_F(EngineTest, RetryOnAGroupGivesUpAfterMaxAttemptsAndOnOtherErrors) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: block
+    group:
+      - name: flaky
+        process.run: {command: [flaky]}
+    retry: {errors: [Work.Flaky], maxAttempts: 2, interval: 1s}
+    catch:
+      - errors: [all]
+        next: caught
+  - name: fine
+    set: fine
+    next: end
+  - name: caught
+    set: "${ .error.error }"
+)");
+  for (int i = 0; i < 2; ++i) actions_.Then("flaky", actions::ActionOutcome::Failure("Work.Flaky", "no"));
+  std::string arn = Start({}, "flaky");
+  Drive();
+  EXPECT_EQ(Output(arn), "Work.Flaky");
+  EXPECT_EQ(actions_.calls("flaky"), 2);
+
+  actions_.Then("flaky", actions::ActionOutcome::Failure("Work.Broken", "no"));
+  std::string broken = Start({}, "broken");
+  Drive();
+  EXPECT_EQ(Output(broken), "Work.Broken");
+  EXPECT_EQ(actions_.calls("flaky"), 3);  // not retried
+}
+
+TEST_F(EngineTest, RetryOnWaitForCallbackCreatesANewCallbackAndSubmitsAgain) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: runTask
+    process.run:
+      command: [worker]
+      env: {CALLBACK_ID: "${ .callback.id }"}
+    waitForCallback: {timeout: 10m}
+    retry: {errors: [Callback.Timeout], maxAttempts: 2, interval: 1s}
+output: ${ .steps.runTask.result }
+)");
+  std::string arn = Start();
+  Drive(/*skip_time=*/false);
+  std::string first_id = actions_.params("worker")["env"]["CALLBACK_ID"];
+  Drive();  // both callbacks time out: the retry made a second one and submitted again
+  EXPECT_EQ(actions_.calls("worker"), 2);
+  std::string second_id = actions_.params("worker")["env"]["CALLBACK_ID"];
+  EXPECT_NE(first_id, second_id);
+  auto rec = Execution(arn);
+  EXPECT_EQ(rec.progress.status, ExecutionStatus::kFailed);
+  ASSERT_TRUE(rec.progress.error);
+  EXPECT_EQ(rec.progress.error->type, "Callback.Timeout");
+  // A submitter failure is retried by the submitter's STEP, not by re-running
+  // the context on top of it.
+  actions_.Then("worker", actions::ActionOutcome::Failure("Work.Down", "no"));
+  std::string down = Start({}, "down");
+  Drive();
+  EXPECT_EQ(actions_.calls("worker"), 3);
 }
 
 TEST_F(EngineTest, InvalidInputFailsBeforeTheFirstStep) {
@@ -763,6 +894,49 @@ steps:
   ASSERT_TRUE(service_->SendCallbackFailure(ids[1], refusal).ok());
   Drive(/*skip_time=*/false);
   EXPECT_EQ(Output(arn), json({{"answer", 42}, {"block", 5}, {"message", "not approved"}, {"type", "RejectedError"}}));
+}
+
+// valijson checks `pattern` with std::regex, which recurses per character
+// (~1 KB of stack each for `^(a|b)*$`): a long string must be refused with a
+// clear error instead of overflowing the stack, and a string within the
+// limit must be checked even when the caller's stack is small.
+TEST(EngineInputSchemaTest, LongStringsAgainstPatternsNeverOverflowTheStack) {
+  const json schema = {{"type", "object"},
+                       {"properties", {{"word", {{"type", "string"}, {"pattern", "^(a|b)*$"}}},
+                                       {"note", {{"type", "string"}}}}}};
+  auto refused = CheckInput(schema, {{"word", std::string(50'000, 'a')}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("/word: the string is 50000 bytes"), std::string::npos)
+      << refused.error().message;
+
+  // Within the limit, from a thread with a 256 KiB stack (std::regex alone
+  // overflows it at about 300 characters).
+  struct Call {
+    json schema;
+    std::optional<Result<json>> good, bad;
+  } call{schema, {}, {}};
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+  pthread_t thread;
+  auto body = [](void* arg) -> void* {
+    auto* c = static_cast<Call*>(arg);
+    std::string word(kMaxRegexCheckedLength, 'a');
+    c->good.emplace(CheckInput(c->schema, {{"word", word}}));
+    word.back() = 'c';
+    c->bad.emplace(CheckInput(c->schema, {{"word", word}}));
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attr, body, &call), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  ASSERT_TRUE(call.good->ok()) << call.good->error().message;
+  ASSERT_FALSE(call.bad->ok());
+  EXPECT_NE(call.bad->error().message.find("word"), std::string::npos) << call.bad->error().message;
+
+  // A schema without regexes takes long strings as they are.
+  const json plain = {{"type", "object"}, {"properties", {{"note", {{"type", "string"}}}}}};
+  EXPECT_TRUE(CheckInput(plain, {{"note", std::string(100'000, 'x')}}).ok());
 }
 
 }  // namespace
