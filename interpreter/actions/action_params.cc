@@ -64,6 +64,13 @@ std::optional<json> ParseJsonReply(std::string_view text, int max_depth) {
 
 Error InvalidParameters(std::string message) { return MakeError("invalid", std::move(message)); }
 
+aws::AwsCall WithStepTimeout(aws::AwsCall call, const ActionRequest& request) {
+  if (request.timeout && request.timeout->millis > 0) {
+    call.timeout = std::chrono::milliseconds(request.timeout->millis);
+  }
+  return call;
+}
+
 ActionOutcome InvalidOutcome(const Error& error) {
   return ActionOutcome::Failure("Cairn.InvalidParameters", error.ToString());
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "actions/action.h"
+#include "aws/aws_caller.h"
 #include "core/result.h"
 
 namespace cairn::actions {
@@ -38,6 +39,10 @@ std::optional<nlohmann::json> ParseJsonReply(std::string_view text, int max_dept
 
 // An operational error with code "invalid": the parameters are wrong.
 Error InvalidParameters(std::string message);
+
+// `call` bounded by the step's `timeout:` (when it has one), retries
+// included: an AWS call that outlives it is "Cairn.Timeout".
+aws::AwsCall WithStepTimeout(aws::AwsCall call, const ActionRequest& request);
 
 // The outcome for a parameter problem: Cairn.InvalidParameters.
 ActionOutcome InvalidOutcome(const Error& error);

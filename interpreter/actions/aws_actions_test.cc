@@ -21,8 +21,10 @@ class AwsActionsTest : public ::testing::Test {
     RegisterAwsActions(registry_, caller_);
   }
 
-  ActionOutcome Run(const std::string& type, const char* params_json) {
+  ActionOutcome Run(const std::string& type, const char* params_json,
+                    std::optional<Duration> timeout = std::nullopt) {
     ActionRequest request;
+    request.timeout = timeout;
     request.type = type;
     request.params = json::parse(params_json);
     request.operation_id = "runTask-0123456789abcdef";
@@ -51,6 +53,19 @@ TEST_F(AwsActionsTest, PutItemSendsMarshalledItemAndCondition) {
       "Item": {"executionId": {"S": "e1"}, "n": {"N": "5"}},
       "ConditionExpression": "attribute_not_exists(executionId)"})j"));
   EXPECT_EQ(out.result, json::parse(R"j({"attributes": null})j"));
+}
+
+TEST_F(AwsActionsTest, TheStepTimeoutBoundsEveryAwsCall) {
+  ASSERT_TRUE(Run("dynamodb.getItem", R"j({"table": "T", "key": {"id": "a"}})j").ok);
+  EXPECT_FALSE(LastCall().timeout.has_value());
+  ASSERT_TRUE(Run("dynamodb.getItem", R"j({"table": "T", "key": {"id": "a"}})j",
+                  Duration{90'000})
+                  .ok);
+  EXPECT_EQ(LastCall().timeout, std::chrono::milliseconds(90'000));
+  Run("ecs.describeTasks", R"j({"cluster": "c", "tasks": ["arn:t"]})j", Duration{5'000});
+  EXPECT_EQ(LastCall().timeout, std::chrono::milliseconds(5'000));
+  Run("lambda.invoke", R"j({"function": "f", "payload": {}})j", Duration{7'000});
+  EXPECT_EQ(LastCall().timeout, std::chrono::milliseconds(7'000));
 }
 
 TEST_F(AwsActionsTest, ConditionalCheckFailureIsTheServiceErrorName) {

@@ -300,7 +300,7 @@ ActionOutcome DynamoDbAction::Run(const ActionRequest& request) {
   call.protocol = aws::AwsProtocol::kJson10;
   call.target = Target(operation_);
   call.body = std::move(*body);
-  const aws::AwsReply reply = caller_->Call(call);
+  const aws::AwsReply reply = caller_->Call(WithStepTimeout(std::move(call), request));
   if (!reply.ok) return AwsFailure(reply);
 
   auto result = ReadReply(operation_, reply.body);

@@ -260,7 +260,7 @@ ActionOutcome EcsAction::RunTask(const ActionRequest& request) {
     body["clientToken"] = DerivedClientToken(request.execution_arn, request.operation_id);
   }
 
-  const aws::AwsReply reply = caller_->Call(EcsCall("RunTask", std::move(body)));
+  const aws::AwsReply reply = caller_->Call(WithStepTimeout(EcsCall("RunTask", std::move(body)), request));
   if (!reply.ok) return AwsFailure(reply);
   if (auto failed = JudgeRunTask(reply.body)) return *failed;
   return ActionOutcome::Success(reply.body);
@@ -299,7 +299,7 @@ ActionOutcome EcsAction::Run(const ActionRequest& request) {
   auto cluster = p.String("cluster");
   if (!cluster.ok()) return InvalidOutcome(cluster.error());
   PutIf(body, "cluster", *cluster);
-  const aws::AwsReply reply = caller_->Call(EcsCall(api, std::move(body)));
+  const aws::AwsReply reply = caller_->Call(WithStepTimeout(EcsCall(api, std::move(body)), request));
   if (!reply.ok) return AwsFailure(reply);
   return ActionOutcome::Success(reply.body);
 }

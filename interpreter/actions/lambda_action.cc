@@ -62,7 +62,7 @@ ActionOutcome LambdaInvokeAction::Run(const ActionRequest& request) {
     call.raw_body = payload->dump(-1, ' ', false, json::error_handler_t::replace);
     call.use_raw_body = true;
   }
-  const aws::AwsReply reply = caller_->Call(call);
+  const aws::AwsReply reply = caller_->Call(WithStepTimeout(std::move(call), request));
   if (!reply.ok) return AwsFailure(reply);
 
   if (type->value_or("RequestResponse") == "Event") {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace cairn::aws {
@@ -36,6 +38,10 @@ struct AwsCall {
   nlohmann::json body;
   std::string raw_body;
   bool use_raw_body = false;
+  // The step's `timeout:`: a bound on the whole call, retries and their
+  // backoff included. When it runs out the reply is "Cairn.Timeout". Unset:
+  // only the client's per-attempt timeouts apply.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 struct AwsReply {

@@ -108,10 +108,29 @@ AwsReply ServiceClient::Call(const AwsCall& call) {
   RetryQuota& quota = QuotaFor(service.signing_name);
   const int max_attempts = std::max(1, options_.retry.max_attempts);
 
+  // The step's timeout bounds the whole call: each attempt gets at most what
+  // is left of it, and no backoff sleeps past it.
+  std::optional<int64_t> deadline_ms;
+  if (call.timeout) deadline_ms = options_.clock->NowMillis() + call.timeout->count();
+  auto timed_out = [&] {
+    return Failure("Cairn.Timeout", service.service_id + " call did not complete within the step's " +
+                                        "timeout of " + std::to_string(call.timeout->count()) + " ms");
+  };
+
   int attempt = 1;
   int last_retry_cost = 0;
   bool refreshed_credentials = false;
   while (true) {
+    HttpCallOptions attempt_options = options_.call;
+    if (deadline_ms) {
+      const int64_t left = *deadline_ms - options_.clock->NowMillis();
+      if (left <= 0) return timed_out();
+      const std::chrono::milliseconds bound(left);
+      if (attempt_options.timeout.count() == 0 || attempt_options.timeout > bound) {
+        attempt_options.timeout = bound;
+      }
+      attempt_options.connect_timeout = std::min(attempt_options.connect_timeout, bound);
+    }
     Result<ProvidedCredentials> credentials = options_.credentials->Resolve();
     if (!credentials.ok()) return Failure("Cairn.Credentials", credentials.error().message);
     const std::chrono::sys_seconds now{std::chrono::duration_cast<std::chrono::seconds>(
@@ -129,7 +148,11 @@ AwsReply ServiceClient::Call(const AwsCall& call) {
       request.headers.push_back({"User-Agent", options_.user_agent});
     }
 
-    Result<HttpResponse> response = options_.http->Send(*endpoint, request, options_.call);
+    Result<HttpResponse> response = options_.http->Send(*endpoint, request, attempt_options);
+    if (!response.ok() && response.error().code == "http.timeout" && deadline_ms &&
+        options_.clock->NowMillis() >= *deadline_ms) {
+      return timed_out();
+    }
 
     RetryKind kind = RetryKind::kNone;
     std::string failure;  // the last retryable failure, for the final message
@@ -200,7 +223,12 @@ AwsReply ServiceClient::Call(const AwsCall& call) {
                      status);
     }
     last_retry_cost = cost;
-    options_.sleep(BackoffDelay(attempt, kind, Random(), options_.retry, retry_after));
+    const std::chrono::milliseconds delay =
+        BackoffDelay(attempt, kind, Random(), options_.retry, retry_after);
+    if (deadline_ms && options_.clock->NowMillis() + delay.count() >= *deadline_ms) {
+      return timed_out();
+    }
+    options_.sleep(delay);
     ++attempt;
   }
 }

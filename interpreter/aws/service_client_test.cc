@@ -381,6 +381,46 @@ TEST_F(ServiceClientTest, StallHitsTheTimeoutAndCostsMore) {
   EXPECT_EQ(client->RetryTokensAvailable("dynamodb"), 490);  // one timeout retry: 10 tokens
 }
 
+// A service that never answers: each attempt uses up its whole timeout.
+class StallingHttpClient final : public HttpClient {
+ public:
+  explicit StallingHttpClient(FakeClock& clock) : clock_(clock) {}
+  Result<HttpResponse> Send(std::string_view, const HttpRequest&,
+                            const HttpCallOptions& options) override {
+    timeouts.push_back(options.timeout);
+    clock_.Advance(options.timeout.count());
+    return MakeError("http.timeout", "no answer from 127.0.0.1 in time");
+  }
+  std::vector<milliseconds> timeouts;
+
+ private:
+  FakeClock& clock_;
+};
+
+TEST_F(ServiceClientTest, TheStepTimeoutBoundsTheWholeCall) {
+  auto stalling = std::make_shared<StallingHttpClient>(clock_);
+  AwsCall call = PutItem();
+  call.timeout = milliseconds(1000);
+  AwsReply reply = Client({{"AWS_MAX_ATTEMPTS", "5"}}, stalling)->Call(call);
+  EXPECT_EQ(reply.error_name, "Cairn.Timeout") << reply.error_message;
+  EXPECT_NE(reply.error_message.find("1000 ms"), std::string::npos) << reply.error_message;
+  // The first attempt may take all of the step's time, not the client's 30 s.
+  ASSERT_EQ(stalling->timeouts.size(), 1u);
+  EXPECT_EQ(stalling->timeouts[0], milliseconds(1000));
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(ServiceClientTest, NoRetrySleepsPastTheStepTimeout) {
+  service_.Script({{503, R"({"__type":"ServiceUnavailable","message":"try later"})"}});
+  retry_.base_delay = milliseconds(100);
+  AwsCall call = PutItem();
+  call.timeout = milliseconds(40);  // less than the first backoff (0.5 × 100 ms)
+  AwsReply reply = Client()->Call(call);
+  EXPECT_EQ(reply.error_name, "Cairn.Timeout") << reply.error_message;
+  EXPECT_EQ(service_.count(), 1);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
 TEST_F(ServiceClientTest, QuotaExhaustionStopsRetrying) {
   retry_.initial_tokens = 7;  // pays for one retry (5), not two
   service_.Script({{500, "{}"}});
