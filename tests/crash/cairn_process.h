@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -24,10 +26,12 @@ namespace cairn::crash {
 
 struct ProcessResult {
   bool started = false;
+  int spawn_error = 0;     // errno of posix_spawn when not started
   bool exited = false;     // exited normally (exit_code is valid)
   int exit_code = -1;
   bool killed = false;     // ended by SIGKILL (a kill point or the test)
   bool timed_out = false;  // the test killed it at the deadline
+  int signal = 0;          // the signal that ended it, if one did
   std::string out;
   std::string err;
   double seconds = 0;
@@ -86,7 +90,11 @@ inline ProcessResult RunProcess(const std::vector<std::string>& argv, const std:
   auto t0 = std::chrono::steady_clock::now();
   int rc = posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return r;
+  if (rc != 0) {
+    // E.g. ETXTBSY or ENOEXEC while a build relinks the binary.
+    r.spawn_error = rc;
+    return r;
+  }
   r.started = true;
   int status = 0;
   bool sent_kill = false;
@@ -111,12 +119,27 @@ inline ProcessResult RunProcess(const std::vector<std::string>& argv, const std:
   if (WIFEXITED(status)) {
     r.exited = true;
     r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-    r.killed = true;
+  } else if (WIFSIGNALED(status)) {
+    r.signal = WTERMSIG(status);
+    r.killed = r.signal == SIGKILL;
   }
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
   return r;
+}
+
+// "exit 0 after 2.1 s", "SIGKILL after 0.3 s", "not started: Text file busy".
+inline std::string Describe(const ProcessResult& r) {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f s", r.seconds);
+  if (!r.started) return std::string("not started: ") + std::strerror(r.spawn_error);
+  if (r.exited) return "exit " + std::to_string(r.exit_code) + " after " + secs;
+  if (r.timed_out) return std::string("still running at the deadline, killed after ") + secs;
+  if (r.signal != 0) {
+    const char* name = sigabbrev_np(r.signal);
+    return std::string("SIG") + (name ? name : std::to_string(r.signal).c_str()) + " after " + secs;
+  }
+  return std::string("ended after ") + secs;
 }
 
 }  // namespace cairn::crash

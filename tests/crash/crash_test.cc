@@ -17,31 +17,55 @@
 //     allowed. An atMostOncePerRetry step interrupted that way is not re-run
 //     and fails with Cairn.Interrupted.
 //
+// The conformance workflows run with their scenario's Input
+// (../shared/conformance/<suite>/<id>.yaml) and the test plays the
+// scenario's CallbackActions from outside with `cairn callback`, at their
+// Delay after the callback appears in the history.
+//
+// Trials are independent (own store, port and files) and run --jobs at a
+// time; the checks run afterwards, in a fixed order. The test runs a copy
+// of the cairn binary, so a build that relinks it meanwhile cannot make
+// trials fail to start.
+//
 // Arguments (after the gtest ones): --full kills at every passing of every
 // point (the default kills at the first, the last and one random passing of
 // each point; for workflows with real-time waits, one random passing);
 // --random=N random-moment trials per workflow (default 2; 1 for slow ones);
-// --conformance-seconds=S the time budget of the conformance workflows
-// (default 30; they are visited in a shuffled order); --seed=N.
+// --conformance-seconds=S the budget of the conformance workflows, in
+// seconds of trials (default 60; they are visited in a shuffled order);
+// --jobs=N trials at a time (default 4); --only=TEXT only the workflows
+// whose label contains TEXT; --seed=N. --quick (the default of sanitizer
+// builds, see CMakeLists.txt): one random passing of each point and one
+// random-moment trial for every workflow, and a 20 s conformance budget
+// (a later --conformance-seconds wins).
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/local/kill_points.h"
 #include "backend/local/sqlite_store.h"
+#include "backend/local/testing/conformance_matcher.h"
 #include "backend/local/testing/temp_dir.h"
 #include "crash/cairn_process.h"
 
@@ -53,9 +77,12 @@ using nlohmann::json;
 using protocol::ExecutionStatus;
 
 bool g_full = false;
+bool g_quick = false;
 int g_random_trials = 2;
-double g_conformance_seconds = 30;
+double g_conformance_seconds = 60;
+int g_jobs = 4;
 unsigned g_seed = 20260101;
+std::string g_only;  // run only the workflows whose label contains this
 
 constexpr const char* kExecutionName = "crash";
 
@@ -72,10 +99,16 @@ struct Workflow {
   bool at_most_once = false;
   // Real-time waits or retries: fewer trials by default.
   bool slow = false;
-  // From tests/conformance: run within a time budget, skipped when it does
-  // not finish on its own with input {}.
+  // From tests/conformance: run within a time budget with the scenario's
+  // Input; skipped when it does not finish within kConformanceRunSeconds.
   bool conformance = false;
+  // The scenario's CallbackActions (variables substituted), played by the
+  // test: [{CallbackName, Operation, Payload, Delay}].
+  json callback_actions = json::array();
 };
+
+// A conformance workflow's run longer than this is not crash-tested.
+constexpr double kConformanceRunSeconds = 10;
 
 // The store as a process left it.
 struct Snapshot {
@@ -221,7 +254,7 @@ std::map<std::string, int> CountByStep(const std::vector<std::string>& lines, si
   return out;
 }
 
-int FreePort() {
+int FreePortOnce() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -234,6 +267,19 @@ int FreePort() {
   }
   ::close(fd);
   return port;
+}
+
+// A free port of 127.0.0.1, never one handed out before: concurrent trials
+// must not get the same one between its check here and cairn's bind.
+int FreePort() {
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  std::lock_guard lock(mu);
+  for (int i = 0; i < 100; ++i) {
+    int port = FreePortOnce();
+    if (port > 0 && handed_out.insert(port).second) return port;
+  }
+  return 0;
 }
 
 // What the uninterrupted run did.
@@ -262,9 +308,11 @@ struct Totals {
   std::set<std::string> points;
 };
 
+// Runs trials; thread-safe: trials of one runner may run concurrently (each
+// has its own directory, store and port).
 class CrashRunner {
  public:
-  CrashRunner(std::string cairn, std::string tmp) : cairn_(std::move(cairn)), tmp_(std::move(tmp)) {}
+  explicit CrashRunner(std::string cairn) : cairn_(std::move(cairn)) {}
 
   // Runs `w` once in `dir` under `plan` (empty plan = uninterrupted); fills
   // the trace when `trace` is set. Returns the runs' results.
@@ -275,6 +323,7 @@ class CrashRunner {
     Snapshot final;
     std::vector<std::string> counter;
     std::vector<std::string> trace;
+    std::vector<std::string> unsent_actions;  // CallbackActions never sent
   };
 
   Trial Run(const Workflow& w, const std::string& dir, const KillPlan& plan, bool trace) {
@@ -284,6 +333,10 @@ class CrashRunner {
     const std::string counter = dir + "/counter";
     const int port = FreePort();
     std::set<std::string> callbacks_done;
+    // The scenario's callback actions, across the runs of this trial: a
+    // callback created before a kill is the same one after it.
+    std::vector<PlayedAction> actions;
+    for (const auto& a : w.callback_actions) actions.push_back({a});
     size_t kill_index = 0;
     for (int attempt = 0; attempt < 6; ++attempt) {
       Snapshot before = ReadStore(store);
@@ -301,12 +354,17 @@ class CrashRunner {
       }
       if (trace) o.env["CAIRN_KILL_TRACE"] = dir + "/trace";
       if (kill_index < plan.random_ms.size()) o.kill_after_ms = plan.random_ms[kill_index++];
-      o.timeout_seconds = w.conformance ? 6 : 90;
+      o.timeout_seconds = w.conformance ? kConformanceRunSeconds : 90;
       auto started = std::chrono::steady_clock::now();
       auto last_fallback = started;
+      auto last_poll = started - std::chrono::seconds(1);
       o.tick = [&] {
         if (w.callback_result) PlayCallback(dir, store, *w.callback_result, callbacks_done);
         auto now = std::chrono::steady_clock::now();
+        if (!actions.empty() && now - last_poll > std::chrono::milliseconds(200)) {
+          last_poll = now;
+          PlayActions(dir, store, actions);
+        }
         if (w.fallback_callback_result && now - started > std::chrono::seconds(8) &&
             now - last_fallback > std::chrono::seconds(3)) {
           last_fallback = now;
@@ -318,28 +376,134 @@ class CrashRunner {
                                     w.input},
                                    dir + "/run" + std::to_string(attempt), o);
       t.runs.push_back(r);
-      if (!r.killed) break;
+      // Resume only after a kill of the plan: a run that could not start,
+      // crashed or hung ends the trial (Check reports it).
+      if (!r.killed || r.timed_out) break;
       t.after_kill.push_back(ReadStore(store));
       t.counters.push_back(Lines(counter));
     }
     t.final = ReadStore(store);
     t.counter = Lines(counter);
     if (trace) t.trace = Lines(dir + "/trace");
+    for (const auto& a : actions) {
+      if (!a.done) t.unsent_actions.push_back(a.spec.dump());
+    }
     return t;
   }
 
+  int fallbacks() const { return fallbacks_.load(); }
+
  private:
+  struct PlayedAction {
+    json spec;
+    std::string target;  // callback id, once the callback exists
+    std::chrono::steady_clock::time_point due;
+    bool done = false;
+    bool terminal() const { return spec.value("Operation", "") != "heartbeat"; }
+  };
+
+  static ProcessOptions CliOptions() {
+    ProcessOptions o;
+    o.env = {{"CAIRN_ENDPOINT", ""}, {"CAIRN_STORE", ""}, {"CAIRN_KILL_AT", ""},
+             {"CAIRN_KILL_TRACE", ""}};
+    o.timeout_seconds = 20;
+    return o;
+  }
+
+  // The callbacks of the execution as the history shows them, in order.
+  struct CallbackInfo {
+    std::string operation_id;
+    std::string callback_id;
+    std::string name;
+    bool open = true;
+  };
+  std::optional<std::vector<CallbackInfo>> Callbacks(const std::string& dir,
+                                                     const std::string& store) {
+    auto h = RunProcess({cairn_, "history", kExecutionName, "--store", store, "--format", "json"},
+                        dir + "/history", CliOptions());
+    auto j = json::parse(h.out, nullptr, false);
+    if (j.is_discarded() || !j.contains("Events")) return std::nullopt;
+    std::vector<CallbackInfo> out;
+    for (const auto& e : j["Events"]) {
+      const std::string type = e.value("EventType", "");
+      const std::string id = e.value("Id", "");
+      if (type == "CallbackStarted") {
+        out.push_back({id, e["CallbackStartedDetails"].value("CallbackId", ""),
+                       e.value("Name", ""), true});
+      } else if (type == "CallbackSucceeded" || type == "CallbackFailed" ||
+                 type == "CallbackTimedOut") {
+        for (auto& c : out) {
+          if (c.operation_id == id) c.open = false;
+        }
+      }
+    }
+    return out;
+  }
+
+  // The scenario's external system, as tests/conformance/conformance_runner
+  // plays it but in real time: each action takes the first open callback of
+  // its CallbackName not taken by an earlier completing action and is sent
+  // Delay seconds after the test first saw that callback.
+  void PlayActions(const std::string& dir, const std::string& store,
+                   std::vector<PlayedAction>& actions) {
+    if (std::all_of(actions.begin(), actions.end(), [](const auto& a) { return a.done; })) return;
+    auto callbacks = Callbacks(dir, store);
+    if (!callbacks) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::set<std::string> claimed;
+    for (auto& a : actions) {
+      if (a.target.empty()) {
+        const std::string wanted = a.spec.value("CallbackName", "*");
+        for (const auto& c : *callbacks) {
+          if (!c.open || claimed.count(c.callback_id)) continue;
+          if (wanted != "*" && c.name != wanted) continue;
+          a.target = c.callback_id;
+          a.due = now + std::chrono::milliseconds(
+                            static_cast<int64_t>(a.spec.value("Delay", 0.0) * 1000));
+          break;
+        }
+      }
+      if (!a.target.empty() && a.terminal()) claimed.insert(a.target);
+    }
+    std::vector<PlayedAction*> due;
+    for (auto& a : actions) {
+      if (!a.done && !a.target.empty() && a.due <= now) due.push_back(&a);
+    }
+    std::stable_sort(due.begin(), due.end(),
+                     [](const PlayedAction* x, const PlayedAction* y) { return x->due < y->due; });
+    for (PlayedAction* a : due) {
+      const std::string op = a->spec.value("Operation", "");
+      std::vector<std::string> argv = {cairn_, "callback"};
+      if (op == "success") {
+        json payload = a->spec.contains("Payload") ? a->spec["Payload"] : json();
+        argv.insert(argv.end(), {"succeed", a->target, "--result", payload.dump()});
+      } else if (op == "failure") {
+        const json p = a->spec.contains("Payload") && a->spec["Payload"].is_object()
+                           ? a->spec["Payload"]
+                           : json::object();
+        argv.insert(argv.end(), {"fail", a->target, "--error", p.value("ErrorType", "Error"),
+                                 "--message", p.value("ErrorMessage", "")});
+      } else {
+        argv.insert(argv.end(), {"heartbeat", a->target});
+      }
+      argv.insert(argv.end(), {"--store", store});
+      auto r = RunProcess(argv, dir + "/action", CliOptions());
+      // Sent, or refused because the callback has ended (completed or timed
+      // out, as the scenario may intend): done either way. Anything else
+      // (e.g. the server was killed meanwhile) is tried again.
+      if (r.exited && (r.exit_code == 0 || r.err.find("already completed") != std::string::npos)) {
+        a->done = true;
+      }
+    }
+  }
+
   // The external party: completes each callback id the workflow wrote.
   void PlayCallback(const std::string& dir, const std::string& store, const std::string& result,
                     std::set<std::string>& done) {
     std::string id = ReadFile(dir + "/callback-id");
     if (id.empty() || done.count(id)) return;
-    ProcessOptions o;
-    o.env = {{"CAIRN_ENDPOINT", ""}, {"CAIRN_STORE", ""}, {"CAIRN_KILL_AT", ""},
-             {"CAIRN_KILL_TRACE", ""}};
-    o.timeout_seconds = 20;
     auto r = RunProcess({cairn_, "callback", "succeed", id, "--result", result, "--store", store},
-                        dir + "/callback", o);
+                        dir + "/callback", CliOptions());
     // Sent, or the callback is already complete: either way it is done.
     if (r.exited && (r.exit_code == 0 || r.err.find("already completed") != std::string::npos)) {
       done.insert(id);
@@ -348,47 +512,120 @@ class CrashRunner {
 
   // Sends the result of every callback the history shows still open.
   void FallbackCallback(const std::string& dir, const std::string& store, const std::string& result) {
-    ProcessOptions o;
-    o.env = {{"CAIRN_ENDPOINT", ""}, {"CAIRN_STORE", ""}, {"CAIRN_KILL_AT", ""},
-             {"CAIRN_KILL_TRACE", ""}};
-    o.timeout_seconds = 20;
-    auto h = RunProcess({cairn_, "history", kExecutionName, "--store", store, "--format", "json"},
-                        dir + "/history", o);
-    auto j = json::parse(h.out, nullptr, false);
-    if (j.is_discarded() || !j.contains("Events")) return;
-    std::set<std::string> open;
-    std::map<std::string, std::string> id_of_op;
-    for (const auto& e : j["Events"]) {
-      std::string type = e.value("EventType", "");
-      if (type == "CallbackStarted") {
-        open.insert(e.value("Id", ""));
-        id_of_op[e.value("Id", "")] = e["CallbackStartedDetails"].value("CallbackId", "");
-      } else if (type.rfind("Callback", 0) == 0) {
-        open.erase(e.value("Id", ""));
-      }
-    }
-    for (const auto& op : open) {
+    auto callbacks = Callbacks(dir, store);
+    if (!callbacks) return;
+    for (const auto& c : *callbacks) {
+      if (!c.open) continue;
       ++fallbacks_;
-      RunProcess({cairn_, "callback", "succeed", id_of_op[op], "--result", result, "--store", store},
-                 dir + "/fallback", o);
+      RunProcess({cairn_, "callback", "succeed", c.callback_id, "--result", result, "--store", store},
+                 dir + "/fallback", CliOptions());
     }
   }
 
   std::string cairn_;
-  std::string tmp_;
+  std::atomic<int> fallbacks_{0};
+};
 
+// Runs jobs on a few threads; a job may add jobs (to the front, to run
+// next). Wait() returns when every job has run.
+class JobPool {
  public:
-  int fallbacks_ = 0;
+  explicit JobPool(int threads) {
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~JobPool() { Wait(); }
+
+  void Push(std::function<void()> job, bool front = false) {
+    std::lock_guard lock(mu_);
+    if (front) {
+      queue_.push_front(std::move(job));
+    } else {
+      queue_.push_back(std::move(job));
+    }
+    ++pending_;
+    cv_.notify_all();
+  }
+
+  void Wait() {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return pending_ == 0; });
+      stop_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void Work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto job = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+      --pending_;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
 };
 
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cairn_ = std::string(CAIRN_BINARY_DIR) + "/interpreter/cli/cairn";
-    if (!fs::exists(cairn_)) GTEST_SKIP() << "build the cairn target first (" << cairn_ << ")";
+    built_ = std::string(CAIRN_BINARY_DIR) + "/interpreter/cli/cairn";
+    if (!fs::exists(built_)) GTEST_SKIP() << "build the cairn target first (" << built_ << ")";
     if (!backend::local::KillPointsCompiledIn()) {
       GTEST_SKIP() << "this build has no kill points: configure with -DCAIRN_KILL_POINTS=ON";
     }
+  }
+
+  // Copies the built cairn into `dir` and returns the copy's path, or "" (a
+  // failure is added). The trials run the copy: a build relinking the
+  // original meanwhile would make them fail to start (ETXTBSY, ENOEXEC) in
+  // the middle of the test. A copy taken while a link is writing is caught
+  // by the file changing under it or by the copy not running.
+  std::string CopyCairn(const std::string& dir) {
+    const std::string copy = dir + "/bin/cairn";
+    fs::create_directories(dir + "/bin");
+    std::string why;
+    for (int attempt = 0; attempt < 30; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+      std::error_code ec;
+      auto size = fs::file_size(built_, ec);
+      auto mtime = fs::last_write_time(built_, ec);
+      if (ec) {
+        why = ec.message();
+        continue;
+      }
+      if (!fs::copy_file(built_, copy, fs::copy_options::overwrite_existing, ec)) {
+        why = "copy: " + ec.message();
+        continue;
+      }
+      if (fs::file_size(built_, ec) != size || fs::last_write_time(built_, ec) != mtime || ec) {
+        why = "it changed while it was copied (a build is relinking it)";
+        continue;
+      }
+      ProcessOptions o;
+      o.timeout_seconds = 60;
+      auto r = RunProcess({copy, "--version"}, dir + "/bin/version", o);
+      if (r.exited && r.exit_code == 0) return copy;
+      why = "the copy does not run (" + Describe(r) + ")";
+    }
+    ADD_FAILURE() << "cannot copy " << built_ << " for the trials: " << why;
+    return "";
   }
 
   std::vector<Workflow> Workflows() {
@@ -410,31 +647,68 @@ class CrashTest : public ::testing::Test {
     lc.fallback_callback_result = R"({"words": 3, "worker": "local"})";
     lc.slow = true;
     out.push_back(lc);
+    // tests/conformance/<suite>/<id>.yaml runs the scenario
+    // ../shared/conformance/<suite>/<id>.yaml (as conformance_runner does).
     const fs::path conformance = fs::path(src) / "tests" / "conformance";
+    const fs::path scenarios = fs::path(src).parent_path() / "shared" / "conformance";
     if (fs::exists(conformance)) {
       std::vector<fs::path> files;
       for (const auto& e : fs::recursive_directory_iterator(conformance)) {
-        if (e.path().extension() == ".yaml") files.push_back(e.path());
+        if (e.path().extension() == ".yaml" && e.path().parent_path() != conformance) {
+          files.push_back(e.path());
+        }
       }
       std::sort(files.begin(), files.end());
       std::shuffle(files.begin(), files.end(), std::mt19937(g_seed));
       for (const auto& f : files) {
-        Workflow c{"conformance/" + fs::relative(f, conformance).string(), f.string()};
+        const fs::path rel = fs::relative(f, conformance);
+        const fs::path scenario_file = scenarios / rel;
+        if (!fs::exists(scenario_file)) {
+          ++conformance_without_scenario_;
+          continue;
+        }
+        Workflow c{"conformance/" + rel.string(), f.string()};
         c.slow = true;
         c.conformance = true;
+        try {
+          YAML::Node scenario = YAML::LoadFile(scenario_file.string());
+          // Variables (${GEN_STR:N} drawn once) are the same in every trial.
+          backend::local::testing::Matcher m(
+              backend::local::testing::MakeVariables(scenario["Variables"]));
+          c.input = m.Substitute(backend::local::testing::ScenarioJson(scenario["Input"])).dump();
+          if (scenario["CallbackActions"]) {
+            c.callback_actions =
+                m.Substitute(backend::local::testing::ScenarioJson(scenario["CallbackActions"]));
+          }
+        } catch (const YAML::Exception& e) {
+          ADD_FAILURE() << scenario_file << ": " << e.what();
+          continue;
+        }
         out.push_back(c);
       }
     }
     return out;
   }
 
-  std::string cairn_;
+  std::string built_;
+  int conformance_without_scenario_ = 0;
 };
 
 // The checks of one trial against the reference; returns problems.
 std::vector<std::string> Check(const Workflow& w, const Reference& ref,
                                const CrashRunner::Trial& t, Totals& totals) {
   std::vector<std::string> problems;
+  // Every run ended by exiting or by a kill of the plan: not one that could
+  // not start, crashed or hung.
+  for (size_t i = 0; i < t.runs.size(); ++i) {
+    const ProcessResult& r = t.runs[i];
+    if (!r.started || r.timed_out || (!r.exited && !r.killed)) {
+      problems.push_back("run " + std::to_string(i + 1) + ": " + Describe(r));
+    }
+  }
+  for (const auto& a : t.unsent_actions) {
+    problems.push_back("callback action never sent (no such callback): " + a);
+  }
   const Snapshot& f = t.final;
   if (!f.problem.empty()) problems.push_back("store: " + f.problem);
   if (!f.exists) {
@@ -534,98 +808,192 @@ std::vector<std::string> Check(const Workflow& w, const Reference& ref,
   return problems;
 }
 
+// The kill plans of a workflow from its reference run: named points, then
+// random moments.
+std::vector<KillPlan> MakePlans(const Workflow& w, const Reference& ref, std::mt19937& rng) {
+  std::map<std::string, int> passings;
+  for (const auto& p : ref.trace) passings[p]++;
+  std::vector<KillPlan> plans;
+  for (const auto& [point, count] : passings) {
+    std::set<int> ns;
+    if (g_full) {
+      for (int n = 1; n <= count; ++n) ns.insert(n);
+    } else if (w.conformance) {
+      // Within the budget: a third of the points, one passing each.
+      if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+        ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
+      }
+    } else if (w.slow || g_quick) {
+      ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
+    } else {
+      ns.insert(1);
+      ns.insert(count);
+      ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
+    }
+    for (int n : ns) plans.push_back({point, n, {}});
+  }
+  const int max_ms = std::max(50, static_cast<int>(ref.seconds * 1000));
+  const int random_trials =
+      w.conformance || w.slow || g_quick ? std::min(1, g_random_trials) : g_random_trials;
+  for (int i = 0; i < random_trials; ++i) {
+    KillPlan p;
+    p.random_ms.push_back(std::uniform_int_distribution<int>(0, max_ms)(rng));
+    if (i % 2 == 1) p.random_ms.push_back(std::uniform_int_distribution<int>(0, max_ms)(rng));
+    plans.push_back(p);
+  }
+  return plans;
+}
+
+std::string PlanText(const KillPlan& plan) {
+  if (!plan.point.empty()) return plan.point + ":" + std::to_string(plan.passing);
+  std::string s = "random kill(s) after";
+  for (int ms : plan.random_ms) s += " " + std::to_string(ms) + "ms";
+  return s;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One workflow's reference run and trials.
+struct WorkflowRun {
+  enum class State { kNotRun, kOverBudget, kDidNotFinish, kSlow, kTested };
+  State state = State::kNotRun;
+  Reference ref;
+  std::string ref_outcome;  // how the reference run's last run ended
+  std::string ref_err;      // and its stderr
+  std::vector<KillPlan> plans;
+  std::vector<CrashRunner::Trial> trials;
+  // Guarded by the test's mutex: the sum of the reference's and the trials'
+  // durations, and when the workflow's first and last job ran.
+  double job_seconds = 0;
+  std::chrono::steady_clock::time_point start, end;
+};
+
 TEST_F(CrashTest, EveryKillPointAndRandomKillsLoseNothing) {
   backend::local::testing::TempDir tmp;
-  CrashRunner runner(cairn_, tmp.path());
-  std::mt19937 rng(g_seed);
-  Totals totals;
-  int trial_no = 0;
-  double conformance_spent = 0;
-  int conformance_run = 0, conformance_skipped = 0, conformance_over_budget = 0;
-  int conformance_slow = 0;
-  for (const Workflow& w : Workflows()) {
-    SCOPED_TRACE(w.label);
-    if (w.conformance && !g_full && conformance_spent > g_conformance_seconds) {
-      ++conformance_over_budget;
-      continue;
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    auto spent = [&] {
-      if (w.conformance) {
-        conformance_spent +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string cairn = CopyCairn(tmp.path());
+  if (cairn.empty()) return;
+  CrashRunner runner(cairn);
+  std::vector<Workflow> workflows;
+  for (auto& w : Workflows()) {
+    if (g_only.empty() || w.label.find(g_only) != std::string::npos) workflows.push_back(w);
+  }
+  std::vector<WorkflowRun> runs(workflows.size());
+  std::mutex mu;
+  double conformance_spent = 0;  // guarded by mu; seconds of conformance jobs
+  const auto test_start = std::chrono::steady_clock::now();
+
+  // Adds a job's duration to its workflow's accounts.
+  auto account = [&](size_t i, std::chrono::steady_clock::time_point t0) {
+    std::lock_guard lock(mu);
+    const double s = SecondsSince(t0);
+    runs[i].job_seconds += s;
+    runs[i].end = std::chrono::steady_clock::now();
+    if (workflows[i].conformance) conformance_spent += s;
+  };
+  {
+    JobPool pool(g_jobs);
+    // The reference run, then (as the next jobs) the trials its trace plans.
+    auto reference_job = [&](size_t i) {
+      const Workflow& w = workflows[i];
+      WorkflowRun& wr = runs[i];
+      {
+        std::lock_guard lock(mu);
+        if (w.conformance && !g_full && conformance_spent > g_conformance_seconds) {
+          wr.state = WorkflowRun::State::kOverBudget;
+          return;
+        }
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      wr.start = t0;
+      const std::string base = tmp.path() + "/" + std::to_string(i);
+      auto ref_trial = runner.Run(w, base + "-ref", {}, /*trace=*/true);
+      wr.ref.final = ref_trial.final;
+      wr.ref.trace = ref_trial.trace;
+      wr.ref.seconds = ref_trial.runs.empty() ? 1 : ref_trial.runs.back().seconds;
+      wr.ref.by_operation = ByOperation(wr.ref.final.events);
+      wr.ref.runs = CountByStep(ref_trial.counter);
+      if (!ref_trial.runs.empty()) {
+        wr.ref_outcome = Describe(ref_trial.runs.back());
+        wr.ref_err = ref_trial.runs.back().err;
+      }
+      if (!wr.ref.final.exists || wr.ref.final.status == ExecutionStatus::kRunning ||
+          !ref_trial.unsent_actions.empty()) {
+        wr.state = WorkflowRun::State::kDidNotFinish;
+      } else if (w.conformance && !g_full && wr.ref.seconds > 4) {
+        wr.state = WorkflowRun::State::kSlow;
+      } else {
+        wr.state = WorkflowRun::State::kTested;
+        std::mt19937 rng(g_seed + static_cast<unsigned>(i));
+        wr.plans = MakePlans(w, wr.ref, rng);
+        wr.trials.resize(wr.plans.size());
+      }
+      account(i, t0);
+      // Pushed to the front in reverse: the first plan runs next.
+      for (size_t j = wr.plans.size(); j-- > 0;) {
+        pool.Push(
+            [&, i, j, base] {
+              const auto t1 = std::chrono::steady_clock::now();
+              runs[i].trials[j] = runner.Run(workflows[i], base + "-" + std::to_string(j),
+                                             runs[i].plans[j], false);
+              account(i, t1);
+            },
+            /*front=*/true);
       }
     };
-    const std::string base = tmp.path() + "/" + std::to_string(trial_no++);
-    auto ref_trial = runner.Run(w, base + "-ref", {}, /*trace=*/true);
-    Reference ref;
-    ref.final = ref_trial.final;
-    ref.trace = ref_trial.trace;
-    ref.seconds = ref_trial.runs.empty() ? 1 : ref_trial.runs.back().seconds;
-    ref.by_operation = ByOperation(ref.final.events);
-    ref.runs = CountByStep(ref_trial.counter);
-    const bool conformance = w.conformance;
-    if (!ref.final.exists || ref.final.status == ExecutionStatus::kRunning) {
-      if (conformance) {
-        ++conformance_skipped;
-        spent();
+    // The slow workflows first: their trials take longest.
+    std::vector<size_t> order(workflows.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_partition(order.begin(), order.end(), [&](size_t i) {
+      return workflows[i].slow && !workflows[i].conformance;
+    });
+    for (size_t i : order) pool.Push([&, i] { reference_job(i); });
+    pool.Wait();
+  }
+
+  // The checks, in a fixed order.
+  Totals totals;
+  int conformance_run = 0, conformance_unfinished = 0, conformance_over_budget = 0;
+  int conformance_slow = 0;
+  std::vector<std::string> unfinished;
+  for (size_t i = 0; i < workflows.size(); ++i) {
+    const Workflow& w = workflows[i];
+    WorkflowRun& wr = runs[i];
+    SCOPED_TRACE(w.label);
+    switch (wr.state) {
+      case WorkflowRun::State::kNotRun:
+        ADD_FAILURE() << "not run";
         continue;
-      }
-      ADD_FAILURE() << "the uninterrupted run did not finish: "
-                    << (ref_trial.runs.empty() ? "" : ref_trial.runs.back().err);
-      continue;
+      case WorkflowRun::State::kOverBudget:
+        ++conformance_over_budget;
+        continue;
+      case WorkflowRun::State::kSlow:
+        ++conformance_slow;
+        continue;
+      case WorkflowRun::State::kDidNotFinish:
+        if (w.conformance) {
+          ++conformance_unfinished;
+          std::string first_line = wr.ref_err.substr(0, wr.ref_err.find('\n'));
+          unfinished.push_back(w.label + ": " + wr.ref_outcome +
+                               (first_line.empty() ? "" : ": " + first_line));
+        } else {
+          ADD_FAILURE() << "the uninterrupted run did not finish (" << wr.ref_outcome
+                        << "):\n" << wr.ref_err;
+        }
+        continue;
+      case WorkflowRun::State::kTested:
+        break;
     }
-    if (conformance && !g_full && ref.seconds > 4) {
-      ++conformance_slow;
-      spent();
-      continue;
-    }
-    if (!conformance) {
+    const Reference& ref = wr.ref;
+    if (!w.conformance) {
       EXPECT_EQ(ref.final.status, ExecutionStatus::kSucceeded)
           << (ref.final.error ? ref.final.error->type + ": " + ref.final.error->message : "");
     }
-
-    // The kill plans: named points, then random moments.
-    std::map<std::string, int> passings;
-    for (const auto& p : ref.trace) passings[p]++;
-    std::vector<KillPlan> plans;
-    for (const auto& [point, count] : passings) {
-      std::set<int> ns;
-      if (g_full) {
-        for (int n = 1; n <= count; ++n) ns.insert(n);
-      } else if (conformance) {
-        // Within the budget: a third of the points, one passing each.
-        if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
-          ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
-        }
-      } else if (w.slow) {
-        ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
-      } else {
-        ns.insert(1);
-        ns.insert(count);
-        ns.insert(std::uniform_int_distribution<int>(1, count)(rng));
-      }
-      for (int n : ns) plans.push_back({point, n, {}});
-    }
-    const int max_ms = std::max(50, static_cast<int>(ref.seconds * 1000));
-    const int random_trials = conformance || w.slow ? std::min(1, g_random_trials) : g_random_trials;
-    for (int i = 0; i < random_trials; ++i) {
-      KillPlan p;
-      p.random_ms.push_back(std::uniform_int_distribution<int>(0, max_ms)(rng));
-      if (i % 2 == 1) p.random_ms.push_back(std::uniform_int_distribution<int>(0, max_ms)(rng));
-      plans.push_back(p);
-    }
-
     int failures = 0;
-    for (const auto& plan : plans) {
-      const std::string what = plan.point.empty()
-                                   ? "random kill(s) after " + [&] {
-                                       std::string s;
-                                       for (int ms : plan.random_ms) s += std::to_string(ms) + "ms ";
-                                       return s;
-                                     }()
-                                   : plan.point + ":" + std::to_string(plan.passing);
-      auto t = runner.Run(w, base + "-" + std::to_string(totals.trials), plan, false);
+    for (size_t j = 0; j < wr.plans.size(); ++j) {
+      const KillPlan& plan = wr.plans[j];
+      const CrashRunner::Trial& t = wr.trials[j];
       ++totals.trials;
       const bool killed = !t.after_kill.empty();
       if (!plan.point.empty()) {
@@ -642,33 +1010,43 @@ TEST_F(CrashTest, EveryKillPointAndRandomKillsLoseNothing) {
       if (!problems.empty() && ++failures <= 5) {
         std::string all;
         for (const auto& p : problems) all += "\n  " + p;
+        std::string outcomes;
+        for (size_t k = 0; k < t.runs.size(); ++k) {
+          outcomes += (k ? "; " : "") + std::to_string(k + 1) + ": " + Describe(t.runs[k]);
+        }
         std::string last_err = t.runs.empty() ? "" : t.runs.back().err;
-        ADD_FAILURE() << w.label << " killed at " << what << ":" << all
-                      << "\n  last run's stderr:\n" << last_err;
+        ADD_FAILURE() << w.label << " killed at " << PlanText(plan) << ":" << all
+                      << "\n  runs: " << outcomes << "\n  last run's stderr:\n"
+                      << last_err;
       }
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    spent();
-    if (conformance) ++conformance_run;
-    std::printf("  %-40s %3zu kill points (%3zu passings), %3zu trials, %5.1f s\n",
-                w.label.c_str(), passings.size(), ref.trace.size(), plans.size(), secs);
-    std::fflush(stdout);
+    if (failures > 5) ADD_FAILURE() << w.label << ": " << failures - 5 << " more failed trials";
+    if (w.conformance) ++conformance_run;
+    std::set<std::string> points(ref.trace.begin(), ref.trace.end());
+    std::printf("  %-40s %3zu kill points (%3zu passings), %3zu trials, %5.1f s of runs, %5.1f s\n",
+                w.label.c_str(), points.size(), ref.trace.size(), wr.plans.size(), wr.job_seconds,
+                std::chrono::duration<double>(wr.end - wr.start).count());
   }
   std::printf(
       "crash test: %d trials; %d kills at %zu distinct named kill points (%d planned passings "
       "not reached), %d random-moment kills; %d allowed at-least-once re-runs of steps that "
       "were running at a kill; %d at-most-once steps interrupted; %d callbacks re-sent by the "
-      "test\n",
+      "test; %.1f s with %d jobs\n",
       totals.trials, totals.named_kills, totals.points.size(), totals.not_reached,
-      totals.random_kills, totals.allowed_reruns, totals.interrupted, runner.fallbacks_);
-  if (conformance_run + conformance_skipped + conformance_over_budget > 0) {
+      totals.random_kills, totals.allowed_reruns, totals.interrupted, runner.fallbacks(),
+      SecondsSince(test_start), g_jobs);
+  if (conformance_run + conformance_unfinished + conformance_over_budget + conformance_slow +
+          conformance_without_scenario_ >
+      0) {
     std::printf(
-        "conformance workflows: %d crash-tested, %d skipped (they do not finish on their own "
-        "with input {}), %d skipped as slow (over 4 s uninterrupted), %d not run (over the "
-        "%.0f s budget); --full runs them all\n",
-        conformance_run, conformance_skipped, conformance_slow, conformance_over_budget,
-        g_conformance_seconds);
+        "conformance workflows: %d crash-tested, %d skipped (not finished within %.0f s with the "
+        "scenario's input and callback actions), %d skipped as slow (over 4 s uninterrupted), "
+        "%d not run (over the %.0f s budget), %d without a scenario; --full runs them all\n",
+        conformance_run, conformance_unfinished, kConformanceRunSeconds, conformance_slow,
+        conformance_over_budget, g_conformance_seconds, conformance_without_scenario_);
+    for (const auto& u : unfinished) std::printf("    not finished: %s\n", u.c_str());
   }
+  std::fflush(stdout);
   EXPECT_GT(totals.named_kills, 0);
 }
 
@@ -680,10 +1058,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--full") cairn::crash::g_full = true;
+    if (a == "--quick") {
+      cairn::crash::g_quick = true;
+      cairn::crash::g_conformance_seconds = 20;
+    }
     if (a.rfind("--random=", 0) == 0) cairn::crash::g_random_trials = std::stoi(a.substr(9));
     if (a.rfind("--conformance-seconds=", 0) == 0) {
       cairn::crash::g_conformance_seconds = std::stod(a.substr(22));
     }
+    if (a.rfind("--jobs=", 0) == 0) cairn::crash::g_jobs = std::max(1, std::stoi(a.substr(7)));
+    if (a.rfind("--only=", 0) == 0) cairn::crash::g_only = a.substr(7);
     if (a.rfind("--seed=", 0) == 0) cairn::crash::g_seed = static_cast<unsigned>(std::stoul(a.substr(7)));
   }
   return RUN_ALL_TESTS();
