@@ -101,6 +101,71 @@ std::string AsText(const json& v) { return v.is_string() ? v.get<std::string>() 
 
 int64_t CeilSeconds(int64_t millis) { return std::max<int64_t>(1, (millis + 999) / 1000); }
 
+// Sets `ctx[key]` for the guard's lifetime, then puts back what was there
+// (the key's earlier value, or no key). A step adds `.attempt` or
+// `.callback` to its frame's context this way instead of copying the whole
+// context, which holds every earlier step's result.
+// REQUIRES: `ctx` is an object and outlives the guard; nothing else adds or
+// removes `key` meanwhile.
+class ScopedKey {
+ public:
+  ScopedKey(json& ctx, const char* key, json value) : ctx_(ctx), key_(key) {
+    auto it = ctx_.find(key_);
+    if (it != ctx_.end()) {
+      had_ = true;
+      saved_ = std::move(*it);
+      *it = std::move(value);
+    } else {
+      ctx_[key_] = std::move(value);
+    }
+  }
+  ~ScopedKey() {
+    if (had_) {
+      ctx_[key_] = std::move(saved_);
+    } else {
+      ctx_.erase(key_);
+    }
+  }
+  ScopedKey(const ScopedKey&) = delete;
+  ScopedKey& operator=(const ScopedKey&) = delete;
+
+ private:
+  json& ctx_;
+  const char* key_;
+  bool had_ = false;
+  json saved_;
+};
+
+// `value` as a literal (no expression under it): strings with `$${`
+// unescaped to `${`, everything else as is.
+json Unescaped(const json& value) {
+  if (value.is_string()) {
+    const auto& s = value.get_ref<const std::string&>();
+    if (s.find("$${") == std::string::npos) return value;
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s.compare(i, 3, "$${") == 0) {
+        out += "${";
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return json(out);
+  }
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [k, v] : value.items()) out[k] = Unescaped(v);
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const json& v : value) out.push_back(Unescaped(v));
+    return out;
+  }
+  return value;
+}
+
 class Run {
  public:
   Run(const StepGraph& graph, const P::Invocation& invocation, backend::CheckpointClient& client,
@@ -115,6 +180,17 @@ class Run {
         options_(options),
         next_marker_(invocation.initial_state.next_marker),
         rng_(std::random_device{}()) {
+    // Every pointer that is, or is an ancestor of, a string with an
+    // expression: Render copies any other subtree literally without walking
+    // it pointer by pointer.
+    for (const auto& entry : table_.templates) {
+      const std::string& key = entry.first;
+      for (size_t pos = key.find('/', 1); pos != std::string::npos; pos = key.find('/', pos + 1)) {
+        expression_pointers_.insert(key.substr(0, pos));
+      }
+      expression_pointers_.insert(key);
+    }
+    if (!table_.templates.empty()) expression_pointers_.insert("");
     for (const auto& op : invocation.initial_state.operations) {
       if (op.type == P::OperationType::kExecution) {
         execution_ = op;
@@ -315,18 +391,10 @@ class Run {
         return var_ctx ? table_.set->Render(*program, ctx, *var_ctx)
                        : table_.set->Render(*program, ctx);
       }
-      const auto& s = value.get_ref<const std::string&>();
-      if (s.find("$${") == std::string::npos) return value;
-      std::string out;
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (s.compare(i, 3, "$${") == 0) {
-          out += "${";
-          i += 2;
-        } else {
-          out += s[i];
-        }
-      }
-      return json(out);
+      return Unescaped(value);
+    }
+    if ((value.is_object() || value.is_array()) && !expression_pointers_.contains(pointer)) {
+      return Unescaped(value);
     }
     if (value.is_object()) {
       json out = json::object();
@@ -630,7 +698,7 @@ class Run {
   // One STEP operation that runs `action` (an action step, or the submitter
   // of a WaitForCallback context), with retries.
   Outcome RunAction(const GraphNode& node, const std::string& id, const std::string& parent_id, const std::string& name,
-                    const ActionSpec& action, const json& ctx) {
+                    const ActionSpec& action, json& ctx) {
     const Step& s = *node.step;
     const Operation* op = Find(id, OperationType::kStep, kSubTypeStep, name);
     if (aborted()) return Outcome::Aborted();
@@ -645,9 +713,10 @@ class Run {
           "attempt " + std::to_string(attempt) +
               " was interrupted while running; atMostOncePerRetry forbids running it again");
     } else {
-      json step_ctx = ctx;
-      step_ctx["attempt"] = attempt;
-      auto params = Render(action.params, action.path, step_ctx);
+      Result<json> params = [&] {
+        ScopedKey with_attempt(ctx, "attempt", attempt);
+        return Render(action.params, action.path, ctx);
+      }();
       if (!was_started) {
         Queue(Update(id, parent_id, name, OperationType::kStep, kSubTypeStep, OperationAction::kStart));
       }
@@ -673,9 +742,10 @@ class Run {
     if (outcome.ok) {
       json value = std::move(outcome.result);
       if (s.result) {
-        json step_ctx = ctx;
-        step_ctx["attempt"] = attempt;
-        auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), value, &step_ctx);
+        Result<json> shaped = [&] {
+          ScopedKey with_attempt(ctx, "attempt", attempt);
+          return Render(json(*s.result), PointerAppend(s.path, "result"), value, &ctx);
+        }();
         if (!shaped.ok()) {
           outcome = actions::ActionOutcome::Failure("Cairn.Expression", shaped.error().ToString());
         } else {
@@ -900,10 +970,11 @@ class Run {
     }
     json submitted;
     if (sub_child) {
-      json ctx = f.ctx;
-      ctx["callback"] = {{"id", cb->callback_id.value_or("")}};
       std::string sub_id = ChildOperationId(id, *sub_child);
-      Outcome sub = RunAction(node, sub_id, id, "", s.action, ctx);
+      Outcome sub = [&] {
+        ScopedKey with_callback(f.ctx, "callback", {{"id", cb->callback_id.value_or("")}});
+        return RunAction(node, sub_id, id, "", s.action, f.ctx);
+      }();
       if (sub.flow == Flow::kSuspended || sub.flow == Flow::kAborted) return sub;
       if (sub.flow == Flow::kFailed) return CloseContext(node, f, id, name, kSubTypeWaitForCallback, sub);
       submitted = std::move(sub.value);
@@ -974,8 +1045,10 @@ class Run {
     }
     Emit(StepEvent::Kind::kStarted, node.name, id, attempt);
     int64_t t0 = options_.clock->MonotonicNanos();
-    json ctx = f.ctx;
-    ctx["attempt"] = attempt;
+    // The frame's context with .attempt until this function returns (it is
+    // the context of the check, of `until` and of `result:`).
+    ScopedKey with_attempt(f.ctx, "attempt", attempt);
+    const json& ctx = f.ctx;
     auto params = Render(p.check.params, p.check.path, ctx);
     actions::ActionOutcome outcome =
         !params.ok() ? ExpressionFailure(params.error())
@@ -1290,6 +1363,8 @@ class Run {
   std::optional<Operation> execution_;
   std::unordered_map<std::string, Operation> ops_;
   std::unordered_set<std::string> unseen_;
+  // Pointers of the expression strings of table_ and of their ancestors.
+  std::unordered_set<std::string> expression_pointers_;
   std::vector<OperationUpdate> pending_;
   std::optional<Error> invocation_error_;
   std::optional<WorkflowError> execution_error_;
