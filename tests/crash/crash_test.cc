@@ -765,32 +765,48 @@ std::vector<std::string> Check(const Workflow& w, const Reference& ref,
                          " events before, " + std::to_string(b.size()) + " after)");
     }
   }
-  // No completed step ran again.
-  size_t seen = 0;
+  // No completed step ran again. Each run is judged on its own: the run
+  // after kill k may start a step at most as often as it had runs left
+  // without a recorded completion at kill k (each of which may be a re-run
+  // of one interrupted by that kill); a run killed in turn leaves its own
+  // in-flight steps for the next one to re-run.
+  std::map<std::string, int> completed_before;
   for (size_t k = 0; k < t.after_kill.size(); ++k) {
-    const auto& lines = t.counters[k];
-    auto before = CountByStep(lines);
+    const size_t from = k == 0 ? 0 : t.counters[k - 1].size();
+    const size_t to = t.counters[k].size();
+    const auto& next_lines = k + 1 < t.counters.size() ? t.counters[k + 1] : t.counter;
+    std::vector<std::string> this_run(t.counters[k].begin() + static_cast<long>(from),
+                                      t.counters[k].begin() + static_cast<long>(to));
+    auto during = CountByStep(this_run);
     auto completed = Completions(t.after_kill[k].events);
-    auto after = CountByStep(t.counter, lines.size());
-    for (const auto& [step, n] : before) {
-      int c = completed.count(step) ? completed[step] : 0;
-      int total = ref.runs.count(step) ? ref.runs.at(step) : 0;
-      int later = after.count(step) ? after[step] : 0;
+    std::vector<std::string> next_run(next_lines.begin() + static_cast<long>(std::min(to, next_lines.size())),
+                                      next_lines.end());
+    auto after = CountByStep(next_run);
+    std::set<std::string> steps;
+    for (const auto& [step, n] : during) steps.insert(step);
+    for (const auto& [step, n] : after) steps.insert(step);
+    for (const auto& step : steps) {
+      const int c = completed.count(step) ? completed[step] : 0;
+      const int c_before = completed_before.count(step) ? completed_before[step] : 0;
+      const int n = during.count(step) ? during[step] : 0;
+      const int total = ref.runs.count(step) ? ref.runs.at(step) : 0;
+      const int later = after.count(step) ? after[step] : 0;
       if (later > total - c) {
         problems.push_back("step " + step + " ran " + std::to_string(later) +
-                           " time(s) after kill " + std::to_string(k + 1) + " though " +
+                           " time(s) in the run after kill " + std::to_string(k + 1) + " though " +
                            std::to_string(c) + " of its " + std::to_string(total) +
                            " run(s) were already recorded complete");
       }
-      if (n - c > 1) {
-        problems.push_back("step " + step + ": " + std::to_string(n - c) +
-                           " runs before the kill without a recorded completion");
+      const int in_flight = n - (c - c_before);
+      if (in_flight > 1) {
+        problems.push_back("step " + step + ": " + std::to_string(in_flight) +
+                           " runs before kill " + std::to_string(k + 1) +
+                           " without a recorded completion");
       }
-      if (n > c && later > 0) ++totals.allowed_reruns;
+      if (in_flight > 0 && later > 0) ++totals.allowed_reruns;
     }
-    seen = lines.size();
+    completed_before = completed;
   }
-  (void)seen;
   // Every step ran at least as often as uninterrupted, at most once more
   // per kill (the re-runs counted above).
   auto final_runs = CountByStep(t.counter);
