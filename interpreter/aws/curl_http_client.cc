@@ -1,6 +1,7 @@
 #include "aws/curl_http_client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <mutex>
 #include <optional>
@@ -10,9 +11,87 @@
 namespace cairn::aws {
 namespace {
 
-void GlobalInitOnce() {
+template <typename F>
+bool Resolve(void* library, const char* name, F& out, std::string& error) {
+  dlerror();
+  out = reinterpret_cast<F>(dlsym(library, name));
+  if (out != nullptr) return true;
+  const char* why = dlerror();
+  error = std::string(name) + ": " + (why != nullptr ? why : "not found");
+  return false;
+}
+
+}  // namespace
+
+namespace internal {
+
+// libcurl's entry points, resolved from the library loaded at run time.
+// cairn does not link libcurl: with its ~25 dependencies (TLS, IDN, HTTP/2,
+// SSH, LDAP, Kerberos) loading it costs a process ~15 ms of relocations and
+// page faults at start, which every run of cairn paid even when it sent no
+// request through it (the Lambda runtime's cold start, `cairn run` of a
+// workflow without AWS actions). <curl/curl.h> still gives the types and
+// constants; decltype keeps each pointer's type the header's.
+struct CurlApi {
+  decltype(&::curl_global_init) global_init = nullptr;
+  decltype(&::curl_easy_init) easy_init = nullptr;
+  decltype(&::curl_easy_cleanup) easy_cleanup = nullptr;
+  decltype(&::curl_easy_reset) easy_reset = nullptr;
+  decltype(&::curl_easy_setopt) easy_setopt = nullptr;
+  decltype(&::curl_easy_perform) easy_perform = nullptr;
+  decltype(&::curl_easy_getinfo) easy_getinfo = nullptr;
+  decltype(&::curl_easy_strerror) easy_strerror = nullptr;
+  decltype(&::curl_slist_append) slist_append = nullptr;
+  decltype(&::curl_slist_free_all) slist_free_all = nullptr;
+};
+
+Result<const CurlApi*> LoadCurlLibrary(const char* soname) {
+  void* library = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    const char* why = dlerror();
+    return MakeError("http.transport", std::string("cannot load ") + soname +
+                                           " (libcurl, which AWS calls go through): " +
+                                           (why != nullptr ? why : "unknown error"));
+  }
+  auto api = std::make_unique<CurlApi>();
+  std::string error;
+  if (!Resolve(library, "curl_global_init", api->global_init, error) ||
+      !Resolve(library, "curl_easy_init", api->easy_init, error) ||
+      !Resolve(library, "curl_easy_cleanup", api->easy_cleanup, error) ||
+      !Resolve(library, "curl_easy_reset", api->easy_reset, error) ||
+      !Resolve(library, "curl_easy_setopt", api->easy_setopt, error) ||
+      !Resolve(library, "curl_easy_perform", api->easy_perform, error) ||
+      !Resolve(library, "curl_easy_getinfo", api->easy_getinfo, error) ||
+      !Resolve(library, "curl_easy_strerror", api->easy_strerror, error) ||
+      !Resolve(library, "curl_slist_append", api->slist_append, error) ||
+      !Resolve(library, "curl_slist_free_all", api->slist_free_all, error)) {
+    dlclose(library);
+    return MakeError("http.transport", std::string("cannot use ") + soname + " (libcurl): " + error);
+  }
+  // Before any handle, as libcurl requires (it counts calls, so a second
+  // load is harmless). The library stays loaded for the life of the process.
+  if (CURLcode code = api->global_init(CURL_GLOBAL_DEFAULT); code != CURLE_OK) {
+    return MakeError("http.transport", std::string("cannot initialise ") + soname + ": " +
+                                           api->easy_strerror(code));
+  }
+  return api.release();
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::CurlApi;
+
+// The process's libcurl, loaded by the first call (and only then): the
+// outcome, success or error, is kept for every later call.
+const Result<const CurlApi*>& Curl() {
   static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  static Result<const CurlApi*>* loaded = nullptr;
+  std::call_once(once, [] {
+    loaded = new Result<const CurlApi*>(internal::LoadCurlLibrary("libcurl.so.4"));
+  });
+  return *loaded;
 }
 
 // "host[:port]" of "scheme://[userinfo@]host[:port][/...]": what error
@@ -101,22 +180,23 @@ std::string ErrorCodeFor(CURLcode code) {
 }  // namespace
 
 struct CurlHttpClient::Handle {
-  Handle() : easy(curl_easy_init()) {}
+  explicit Handle(const CurlApi& api) : curl(api), easy(api.easy_init()) {}
   ~Handle() {
-    if (easy != nullptr) curl_easy_cleanup(easy);
+    if (easy != nullptr) curl.easy_cleanup(easy);
   }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
+  const CurlApi& curl;
   CURL* easy;
 };
 
 CurlHttpClient::CurlHttpClient() : CurlHttpClient(Options{}) {}
 
-CurlHttpClient::CurlHttpClient(Options options) : options_(options) { GlobalInitOnce(); }
+CurlHttpClient::CurlHttpClient(Options options) : options_(std::move(options)) {}
 
 CurlHttpClient::~CurlHttpClient() = default;
 
-std::unique_ptr<CurlHttpClient::Handle> CurlHttpClient::Acquire() {
+std::unique_ptr<CurlHttpClient::Handle> CurlHttpClient::Acquire(const CurlApi& api) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!idle_.empty()) {
@@ -125,7 +205,7 @@ std::unique_ptr<CurlHttpClient::Handle> CurlHttpClient::Acquire() {
       return handle;
     }
   }
-  return std::make_unique<Handle>();
+  return std::make_unique<Handle>(api);
 }
 
 void CurlHttpClient::Release(std::unique_ptr<Handle> handle) {
@@ -146,14 +226,19 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
     }
   }
 
-  std::unique_ptr<Handle> handle = Acquire();
+  const Result<const CurlApi*>& loaded = Curl();
+  if (!loaded.ok()) {
+    return MakeError(loaded.error().code, loaded.error().message + " (request to " + host + ")");
+  }
+  const CurlApi& curl = **loaded;
+  std::unique_ptr<Handle> handle = Acquire(curl);
   if (handle->easy == nullptr) {
     return MakeError("http.transport", "cannot create a libcurl handle for " + host);
   }
   CURL* easy = handle->easy;
   // Clears every option but keeps the handle's open connections, TLS
   // session cache and DNS cache: that is the connection reuse.
-  curl_easy_reset(easy);
+  curl.easy_reset(easy);
 
   std::string url(base_url);
   url += request.path.empty() ? "/" : request.path;
@@ -171,63 +256,63 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
     has_accept |= HeaderNameEquals(header.name, "Accept");
     // "Name;" is libcurl's way to send a header with an empty value.
     std::string line = header.value.empty() ? header.name + ";" : header.name + ": " + header.value;
-    headers = curl_slist_append(headers, line.c_str());
+    headers = curl.slist_append(headers, line.c_str());
   }
   // "Name:" removes a header libcurl would otherwise add by itself.
-  if (!has_expect) headers = curl_slist_append(headers, "Expect:");
-  if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
-  if (!has_accept) headers = curl_slist_append(headers, "Accept:");
+  if (!has_expect) headers = curl.slist_append(headers, "Expect:");
+  if (!has_content_type) headers = curl.slist_append(headers, "Content-Type:");
+  if (!has_accept) headers = curl.slist_append(headers, "Accept:");
 
-  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_PROXY, "");
-  curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+  curl.easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl.easy_setopt(easy, CURLOPT_PROXY, "");
+  curl.easy_setopt(easy, CURLOPT_NOPROXY, "*");
+  curl.easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl.easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_bundle.empty()) curl.easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  curl.easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text);
+  curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl.easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl.easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl.easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text);
 
   if (request.method == "HEAD") {
-    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(easy, CURLOPT_NOBODY, 1L);
   } else if ((request.method == "GET" || request.method.empty()) && request.body.empty()) {
-    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
         request.method == "PATCH") {
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+      curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                        static_cast<curl_off_t>(request.body.size()));
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+      curl.easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
     }
   }
 
-  CURLcode code = curl_easy_perform(easy);
-  curl_slist_free_all(headers);
+  CURLcode code = curl.easy_perform(easy);
+  curl.slist_free_all(headers);
 
   long connects = 0;
-  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl.easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
   connections_opened_ += connects;
 
   if (code != CURLE_OK) {
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+    curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
     Release(std::move(handle));
     if (transfer.body_too_large) {
       return MakeError("http.transport", "the response from " + host + " is larger than " +
                                              std::to_string(options_.max_response_bytes) +
                                              " bytes");
     }
-    std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
+    std::string detail = error_text[0] != '\0' ? error_text : curl.easy_strerror(code);
     std::string error_code = ErrorCodeFor(code);
     std::string what = error_code == "http.connect"   ? "cannot connect to "
                        : error_code == "http.timeout" ? "timed out talking to "
@@ -237,8 +322,8 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
   }
 
   long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+  curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
   Release(std::move(handle));
   transfer.response.status = static_cast<int>(status);
   return std::move(transfer.response);

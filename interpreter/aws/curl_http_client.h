@@ -1,6 +1,13 @@
 // CurlHttpClient: the HttpClient on libcurl, and the only file of cairn that
 // calls curl_*.
 //
+// libcurl is loaded when first needed, not linked: the first Send of the
+// process dlopen()s libcurl.so.4 (constructing a client loads nothing), so a
+// process that sends no request through libcurl never pays for loading it and
+// its ~25 libraries (the Lambda runtime's cold start, see
+// httplib_http_client.h). When it cannot be loaded, every Send fails with
+// "http.transport", naming libcurl.so.4 and the loader's reason.
+//
 // What it does, whatever the process environment says:
 //  * reuses connections: finished easy handles go back to a pool, and an
 //    easy handle keeps its connections (and TLS sessions, DNS entries) open
@@ -40,6 +47,16 @@
 
 namespace cairn::aws {
 
+namespace internal {
+// libcurl's functions as resolved from a loaded library.
+struct CurlApi;
+// Loads `soname` with dlopen, resolves the functions CurlHttpClient uses and
+// initialises libcurl; the library is never unloaded. CurlHttpClient calls it
+// once per process with "libcurl.so.4"; tests call it to see the error for a
+// library that is missing ("http.transport", naming the library and why).
+Result<const CurlApi*> LoadCurlLibrary(const char* soname);
+}  // namespace internal
+
 class CurlHttpClient final : public HttpClient {
  public:
   struct Options {
@@ -69,7 +86,7 @@ class CurlHttpClient final : public HttpClient {
 
  private:
   struct Handle;  // one CURL easy handle
-  std::unique_ptr<Handle> Acquire();
+  std::unique_ptr<Handle> Acquire(const internal::CurlApi& api);
   void Release(std::unique_ptr<Handle> handle);
 
   const Options options_;

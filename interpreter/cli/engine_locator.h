@@ -4,9 +4,9 @@
 //
 // Why two executables: the dynamic loader maps and relocates every shared
 // library an executable links before main() runs. The execution commands
-// need libcurl (with its ~25 dependencies), OpenSSL, SQLite and cpp-httplib:
-// 44 libraries, ~32-34 ms of CPU per start on the 2-core dev VM, whatever the
-// command. validate and graph need libjq, yaml-cpp and libstdc++ only (~7 ms
+// need OpenSSL, SQLite, cpp-httplib and spdlog (libcurl and its ~25
+// dependencies are loaded only by the first AWS call): 17-19 libraries,
+// ~20 ms of CPU per start on the 2-core dev VM, whatever the command. validate and graph need libjq, yaml-cpp and libstdc++ only (~7 ms
 // to start), and must answer in under 20 ms from a cold process. So `cairn`
 // links only what validate/graph/--help/--version need and execs the engine,
 // with the same argv, for every other command (bench/README.md,

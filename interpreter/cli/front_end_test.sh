@@ -3,7 +3,7 @@
 #  * the front end `cairn` does not load libcurl, OpenSSL, SQLite,
 #    cpp-httplib, spdlog or fmt for `graph`, `validate` and `--version` (read
 #    from the dynamic loader's own log, LD_DEBUG=files; the same check must
-#    find libcurl in cairn-engine, so it can fail);
+#    find OpenSSL in cairn-engine, so it can fail);
 #  * help, version and usage errors are byte for byte the engine's;
 #  * an execution command typed to the front end runs in the engine (a
 #    `cairn run` of a small workflow with --store in a temp folder, then
@@ -45,8 +45,8 @@ done
 expect "the loader log lists libjq for cairn graph (the check reads the right log)" \
   bash -c "LD_DEBUG=files '$cairn' graph '$wf' 2>&1 >/dev/null | grep -q 'file=libjq'"
 LD_DEBUG=files "$engine" --version >/dev/null 2>"$tmp/engine-load.err"
-expect "the same check finds libcurl and libsqlite3 in cairn-engine --version" \
-  bash -c "grep -q 'file=libcurl' '$tmp/engine-load.err' && grep -q 'file=libsqlite3' '$tmp/engine-load.err'"
+expect "the same check finds libssl and libcrypto in cairn-engine --version" \
+  bash -c "grep -q 'file=libssl' '$tmp/engine-load.err' && grep -q 'file=libcrypto' '$tmp/engine-load.err'"
 expect "cairn graph prints the graph" bash -c "'$cairn' graph '$wf' | grep -q flowchart"
 
 # ---- help, version, usage errors: the same as the engine's ---------------------

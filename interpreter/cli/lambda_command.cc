@@ -6,7 +6,7 @@
 #include "actions/aws_actions.h"
 #include "actions/process_action.h"
 #include "actions/process_runner.h"
-#include "aws/curl_http_client.h"
+#include "aws/httplib_http_client.h"
 #include "backend/lambda/lambda_checkpoint_client.h"
 #include "cli/environment.h"
 #include "lambda/durable_handler.h"
@@ -53,8 +53,12 @@ int RunLambda(const LambdaCommand& cmd, const Terminal& term) {
   // Lambda collects stdout/stderr; one line per event.
   auto log = [&term](const std::string& line) { *term.err << line << '\n' << std::flush; };
 
+  // The Runtime API and checkpoint calls go through cpp-httplib, which the
+  // engine links anyway: libcurl (and its ~25 libraries) is loaded only if a
+  // workflow makes an AWS action, by that action's first call (the actions'
+  // CurlHttpClient loads it on first Send), so it stays off the cold start.
   std::shared_ptr<aws::HttpClient> http =
-      aws::MakeCurlHttpClient([](std::string_view name) { return GetEnv(std::string(name)); });
+      aws::MakeHttplibHttpClient([](std::string_view name) { return GetEnv(std::string(name)); });
   lambda::HttpRuntimeApi api(*http, *runtime_api);
   lambda::RuntimeLoopOptions loop_options;
   loop_options.max_invocations = cmd.max_invocations;

@@ -1,12 +1,13 @@
 // Prints what compiling expressions costs: one jq_compile per expression
 // versus one combined jq_compile for a whole set, and what an evaluation
-// costs. Times are CPU time of this thread, so a busy machine does not skew
-// them. Usage: expr_compile_cost [repetitions]
+// costs, through jq and natively (native_expression.h). Times are CPU time of this thread, so a
+// busy machine does not skew them. Usage: expr_compile_cost [repetitions]
 #include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "expr/expression_set.h"
@@ -35,10 +36,13 @@ std::string Expression(int i) {
   }
 }
 
+// All through jq, which is what these figures measure.
+constexpr cairn::expr::ExpressionSet::Options kJqOnly{.native = false};
+
 // Milliseconds to build and compile a set of `n` expressions.
 double CompileSet(int n, int first = 0) {
   const double start = CpuMilliseconds();
-  cairn::expr::ExpressionSet set;
+  cairn::expr::ExpressionSet set(kJqOnly);
   for (int i = 0; i < n; ++i) set.Add(Expression(first + i));
   if (!set.Compile().empty()) std::abort();
   return CpuMilliseconds() - start;
@@ -68,12 +72,12 @@ int main(int argc, char** argv) {
   const double combined1000 = CompileSet(1000);
 
   const double broken_start = CpuMilliseconds();
-  cairn::expr::ExpressionSet broken;
+  cairn::expr::ExpressionSet broken(kJqOnly);
   for (int i = 0; i < 50; ++i) broken.Add(i % 10 == 0 ? ".a | | .b" : Expression(i));
   const size_t issues = broken.Compile().size();
   const double broken_ms = CpuMilliseconds() - broken_start;
 
-  cairn::expr::ExpressionSet set;
+  cairn::expr::ExpressionSet set(kJqOnly);
   for (int i = 0; i < 50; ++i) set.Add(Expression(i));
   if (!set.Compile().empty()) std::abort();
   const nlohmann::json context = {{"input", {{"id", "o-1"}, {"order", {{"id", 7}}}}},
@@ -87,6 +91,21 @@ int main(int argc, char** argv) {
   }
   const double per_eval_us = (CpuMilliseconds() - eval_start) * 1000 / evaluations;
 
+  // A path and a comparison, natively and through jq.
+  auto per_eval = [&](const cairn::expr::ExpressionSet::Options& options) {
+    cairn::expr::ExpressionSet paths(options);
+    paths.Add(".input.order.id");
+    paths.Add(".execution.startedAt != null and .attempt >= 1");
+    if (!paths.Compile().empty()) std::abort();
+    const double begin = CpuMilliseconds();
+    for (int k = 0; k < evaluations; ++k) {
+      if (!paths.Evaluate(k % 2, context).ok()) std::abort();
+    }
+    return std::pair((CpuMilliseconds() - begin) * 1000 / evaluations, paths.jq_compile_count());
+  };
+  const auto [native_us, native_compiles] = per_eval({});
+  const auto [jq_us, jq_compiles] = per_eval(kJqOnly);
+
   std::printf("one expression, one jq_compile:        %8.2f ms\n", one);
   std::printf("50 expressions, 50 jq_compiles:        %8.2f ms\n", separate);
   std::printf("50 expressions, one combined compile:  %8.2f ms\n", combined50);
@@ -95,5 +114,9 @@ int main(int argc, char** argv) {
   std::printf("50 expressions, 5 syntax errors:       %8.2f ms (%zu issues, %d jq_compiles)\n",
               broken_ms, issues, broken.jq_compile_count());
   std::printf("evaluate (small context):              %8.2f us\n", per_eval_us);
+  std::printf("path/comparison, native:               %8.2f us (%d jq_compiles)\n", native_us,
+              native_compiles);
+  std::printf("path/comparison, through jq:           %8.2f us (%d jq_compiles)\n", jq_us,
+              jq_compiles);
   return 0;
 }

@@ -19,6 +19,7 @@ extern "C" {
 
 #include "core/environment_lock.h"
 #include "expr/jq_lexer.h"
+#include "expr/native_expression.h"
 #include "expr/sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -107,16 +108,6 @@ jv ToJv(const json& value, int depth) {
   return InvalidJv("binary values cannot be used in expressions");
 }
 
-json NumberToJson(double d) {
-  if (std::isnan(d)) return nullptr;
-  if (std::isinf(d)) return d > 0 ? DBL_MAX : -DBL_MAX;
-  if (d == std::trunc(d) && !(d == 0 && std::signbit(d))) {
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) return static_cast<int64_t>(d);
-    if (d >= 0 && d < 18446744073709551616.0) return static_cast<uint64_t>(d);
-  }
-  return d;
-}
-
 std::string JvStringToStd(jv s) {
   return std::string(jv_string_value(s), static_cast<size_t>(jv_string_length_bytes(jv_copy(s))));
 }
@@ -131,7 +122,7 @@ Result<json> FromJv(jv value, int depth) {
     case JV_KIND_FALSE:
       return json(false);
     case JV_KIND_NUMBER:
-      return NumberToJson(jv_number_value(value));
+      return NumberFromJq(jv_number_value(value));
     case JV_KIND_STRING:
       return json(JvStringToStd(value));
     case JV_KIND_ARRAY:
@@ -473,14 +464,10 @@ std::string Quote(std::string_view source) {
 
 class ExpressionSet::Impl {
  public:
-  Impl() : jq_(jq_init()) {
-    assert(jq_ != nullptr);
-    jq_set_error_cb(jq_, CollectMessage, &messages_);
-    jq_set_debug_cb(jq_, IgnoreMessage, nullptr);
-    // Without a library path, jq 1.6 asserts in module lookup.
-    jq_set_attr(jq_, jv_string("JQ_LIBRARY_PATH"), jv_array());
+  explicit Impl(Options options) : options_(options) {}
+  ~Impl() {
+    if (jq_ != nullptr) jq_teardown(&jq_);
   }
-  ~Impl() { jq_teardown(&jq_); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -505,6 +492,9 @@ class ExpressionSet::Impl {
     Program program;
   };
 
+  // Creates the jq_state on first use: a set whose expressions are all
+  // native never needs one.
+  void EnsureJq();
   Attempt TryCompile(const std::vector<int>& members);
   // The faulty expressions that jq's messages point at (may be empty).
   std::vector<CompileIssue> Attribute(const Attempt& attempt) const;
@@ -512,25 +502,45 @@ class ExpressionSet::Impl {
   // compile failed with `failure`, by compiling parts of it.
   std::vector<CompileIssue> Bisect(std::vector<int> members, Attempt failure);
 
+  // Runs native expression `index`. `in_template`: errors about the input
+  // are not quoted with the expression, as for the jq path in Render.
+  Result<json> EvaluateNative(int index, const json& context, const json* ctx,
+                              bool in_template) const;
   // Runs expression `index` on `context` (consumed). REQUIRES: mu_ held.
   Result<json> EvaluateWithLock(int index, jv context, jv ctx) const;
   // The result of a run whose first output is `out` (borrowed).
   Result<json> ResultOf(int index, jv out) const;
   Error ErrorFor(int index, std::string message) const;
 
+  const Options options_;
   std::vector<std::string> sources_;
   std::vector<std::optional<std::string>> issues_;  // per expression, after Compile
+  // Per expression, after Compile: set when it runs natively (immutable, so
+  // read without mu_).
+  std::vector<std::optional<NativeExpression>> natives_;
   bool compiled_ = false;
   int compile_count_ = 0;
 
   mutable std::mutex mu_;
   // A jq_state runs one program at a time and its jv values are refcounted
-  // without atomics: every use after Compile holds mu_.
-  jq_state* jq_;
+  // without atomics: every use after Compile holds mu_. Null until a
+  // non-native expression is compiled.
+  jq_state* jq_ = nullptr;
   std::vector<std::string> messages_;  // filled by jq's error callback
 };
 
+void ExpressionSet::Impl::EnsureJq() {
+  if (jq_ != nullptr) return;
+  jq_ = jq_init();
+  assert(jq_ != nullptr);
+  jq_set_error_cb(jq_, CollectMessage, &messages_);
+  jq_set_debug_cb(jq_, IgnoreMessage, nullptr);
+  // Without a library path, jq 1.6 asserts in module lookup.
+  jq_set_attr(jq_, jv_string("JQ_LIBRARY_PATH"), jv_array());
+}
+
 ExpressionSet::Impl::Attempt ExpressionSet::Impl::TryCompile(const std::vector<int>& members) {
+  EnsureJq();
   Attempt attempt;
   attempt.program = BuildProgram(sources_, members);
   messages_.clear();
@@ -600,9 +610,12 @@ std::vector<CompileIssue> ExpressionSet::Impl::Compile() {
   assert(!compiled_);
   compiled_ = true;
   issues_.assign(sources_.size(), std::nullopt);
+  natives_.resize(sources_.size());
   std::vector<CompileIssue> issues;
   std::vector<int> members;
   for (size_t i = 0; i < sources_.size(); ++i) {
+    if (options_.native) natives_[i] = NativeExpression::Parse(sources_[i]);
+    if (natives_[i]) continue;
     if (std::optional<Problem> p = PrecheckExpression(sources_[i])) {
       issues.push_back({static_cast<int>(i), std::move(p->message), p->offset});
     } else {
@@ -672,6 +685,7 @@ Result<json> ExpressionSet::Impl::Evaluate(int index, const json& context, const
   if (const auto& issue = issues_[static_cast<size_t>(index)]) {
     return ErrorFor(index, "the expression did not compile: " + *issue);
   }
+  if (natives_[static_cast<size_t>(index)]) return EvaluateNative(index, context, ctx, false);
   jv input = ToJv(context, 0);
   if (!jv_is_valid(input)) {
     return ErrorFor(index, "context: " + TakeMessage(jv_invalid_get_msg(input)));
@@ -682,8 +696,8 @@ Result<json> ExpressionSet::Impl::Evaluate(int index, const json& context, const
   return EvaluateWithLock(index, input, *ctx_jv);
 }
 
-Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program,
-                                         const json& context, const json* ctx) const {
+Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program, const json& context,
+                                         const json* ctx) const {
   assert(compiled_);
   const Template& tmpl = program.source;
   assert(program.indices.size() == tmpl.parts.size());
@@ -700,37 +714,63 @@ Result<json> ExpressionSet::Impl::Render(const TemplateProgram& program,
     }
   }
   std::string text;
+  // The jq form of the inputs, converted at the first part that needs jq.
+  bool converted = false;
   jv input = jv_null();
   jv ctx_input = jv_null();
-  if (tmpl.expression_count() > 0) {
-    input = ToJv(context, 0);
-    if (!jv_is_valid(input)) {
-      return MakeError(kExpressionErrorCode, "context: " + TakeMessage(jv_invalid_get_msg(input)));
-    }
-    Result<jv> ctx_jv = CtxJv(input, ctx);
-    if (!ctx_jv.ok()) return ctx_jv.error();
-    ctx_input = *ctx_jv;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
+  auto release = [&] {
+    jv_free(input);
+    jv_free(ctx_input);
+  };
   for (size_t i = 0; i < tmpl.parts.size(); ++i) {
     if (!tmpl.parts[i].is_expression()) {
       text += tmpl.parts[i].text;
       continue;
     }
-    Result<json> value = EvaluateWithLock(program.indices[i], jv_copy(input), jv_copy(ctx_input));
+    const int index = program.indices[i];
+    Result<json> value = json();
+    if (natives_[static_cast<size_t>(index)]) {
+      value = EvaluateNative(index, context, ctx, true);
+    } else {
+      if (!converted) {
+        converted = true;
+        input = ToJv(context, 0);
+        if (!jv_is_valid(input)) {
+          return MakeError(kExpressionErrorCode,
+                           "context: " + TakeMessage(jv_invalid_get_msg(input)));
+        }
+        Result<jv> ctx_jv = CtxJv(input, ctx);
+        if (!ctx_jv.ok()) {
+          input = jv_null();
+          return ctx_jv.error();
+        }
+        ctx_input = *ctx_jv;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      value = EvaluateWithLock(index, jv_copy(input), jv_copy(ctx_input));
+    }
     if (!value.ok()) {
-      jv_free(input);
-      jv_free(ctx_input);
+      release();
       return value;
     }
     text += value->is_string() ? value->get_ref<const std::string&>() : CompactJson(*value);
   }
-  jv_free(input);
-  jv_free(ctx_input);
+  release();
   return json(std::move(text));
 }
 
-ExpressionSet::ExpressionSet() : impl_(std::make_unique<Impl>()) {}
+Result<json> ExpressionSet::Impl::EvaluateNative(int index, const json& context, const json* ctx,
+                                                 bool in_template) const {
+  NativeExpression::Outcome outcome = natives_[static_cast<size_t>(index)]->Evaluate(context, ctx);
+  if (outcome.value) return std::move(*outcome.value);
+  if (in_template && outcome.error.about_input) {
+    return MakeError(kExpressionErrorCode, std::move(outcome.error.message));
+  }
+  return ErrorFor(index, std::move(outcome.error.message));
+}
+
+ExpressionSet::ExpressionSet() : ExpressionSet(Options{}) {}
+ExpressionSet::ExpressionSet(Options options) : impl_(std::make_unique<Impl>(options)) {}
 ExpressionSet::~ExpressionSet() = default;
 ExpressionSet::ExpressionSet(ExpressionSet&&) noexcept = default;
 ExpressionSet& ExpressionSet::operator=(ExpressionSet&&) noexcept = default;

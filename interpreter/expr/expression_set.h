@@ -1,10 +1,21 @@
 // ExpressionSet: all runtime expressions of a workflow, compiled together
-// with ONE jq_compile and evaluated against a context.
+// with at most ONE jq_compile and evaluated against a context.
 //
-// Why together: jq 1.6 re-parses and re-binds its whole builtin library on
-// every jq_compile (~16 ms of CPU each, independent of the program), so
-// compiling 50 expressions one by one costs ~0.8 s. The set compiles one jq
-// program:
+// Native first: an expression in the subset of NativeExpression
+// (native_expression.h: paths, `$ctx`, literals, comparisons, `and`, `or`,
+// `//`; nearly every expression of a workflow) is parsed and evaluated by
+// cairn itself, with jq 1.6's values and error messages, and is not part of
+// the jq program. A set whose expressions are all native never creates a
+// jq_state nor calls jq_compile (jq_compile_count() == 0), which is what
+// keeps a cold `cairn validate` and a Lambda cold start fast. Native
+// evaluation reads the context in place (no conversion to jq's values) and
+// takes no lock. Options::native = false sends every expression to jq (the
+// reference that the native path is tested against).
+//
+// Why the rest goes together: jq 1.6 re-parses and re-binds its whole
+// builtin library on every jq_compile (~16 ms of CPU each, independent of
+// the program), so compiling 50 expressions one by one costs ~0.8 s. The set
+// compiles one jq program of the expressions that are not native:
 //
 //   <sandbox prelude: shadows env, input, now, ...>  {} as $ENV |
 //   .[0] as $__cairn_i | .[2] as $ctx | .[1] |
@@ -26,7 +37,7 @@
 // the rest compiled again (a syntax error costs ~0.2 ms a try, as jq stops
 // before binding builtins; "not defined" errors are all reported by one
 // try). When jq gives no usable position the set is bisected. A clean set
-// costs exactly one jq_compile.
+// costs exactly one jq_compile (none when all its expressions are native).
 //
 // Values: the context is converted to jq's jv tree directly (no text round
 // trip). jq 1.6 numbers are IEEE doubles: integers beyond 2^53 lose precision
@@ -34,7 +45,10 @@
 // come back as JSON integers, others as floats; NaN becomes null and
 // ±infinity ±DBL_MAX, as jq prints them. Object keys come back sorted
 // (nlohmann::json), whatever order jq built them in. Values nested deeper
-// than kMaxValueDepth are rejected.
+// than kMaxValueDepth are rejected. Native expressions give the same values
+// and errors, with two differences about inputs (native_expression.h):
+// integers beyond 2^53 come back exact, and a value too deep (or binary) is
+// an error only when the expression reaches it.
 //
 // Limits of jq 1.6 that the caller must know: `error(null)` cannot be told
 // apart from no output. An expression can loop forever (`repeat(.)`, and
@@ -90,7 +104,14 @@ struct TemplateProgram {
 
 class ExpressionSet {
  public:
+  struct Options {
+    // Evaluate the expressions NativeExpression accepts natively; false
+    // sends all of them to jq (for tests that compare the two).
+    bool native = true;
+  };
+
   ExpressionSet();
+  explicit ExpressionSet(Options options);
   ~ExpressionSet();
   ExpressionSet(ExpressionSet&&) noexcept;
   ExpressionSet& operator=(ExpressionSet&&) noexcept;
@@ -118,8 +139,9 @@ class ExpressionSet {
   // any other error value as compact JSON), there is no output, or a value
   // is too deep to convert. The error's context quotes the expression.
   // REQUIRES: Compile() has been called; 0 <= index < size().
-  // Thread-safe: calls from any number of threads are serialized on one
-  // internal mutex (a jq_state runs one program at a time).
+  // Thread-safe: native expressions run concurrently without locking; calls
+  // of jq expressions are serialized on one internal mutex (a jq_state runs
+  // one program at a time).
   Result<nlohmann::json> Evaluate(int index, const nlohmann::json& context) const;
 
   // As Evaluate, with `.` = `dot` and $ctx = `ctx`. Every expression can
@@ -145,7 +167,8 @@ class ExpressionSet {
   // REQUIRES: 0 <= index < size().
   const std::string& source(int index) const;
 
-  // How many times this set has called jq_compile (for tests).
+  // How many times this set has called jq_compile (for tests): 0 when every
+  // expression is native.
   int jq_compile_count() const;
 
  private:

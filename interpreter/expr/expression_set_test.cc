@@ -54,32 +54,37 @@ std::vector<EvalCase> LoadCases(const std::string& path) {
   return cases;
 }
 
+// The cases hold for both paths: natively evaluated expressions (see
+// native_expression.h) and jq.
 TEST(ExpressionSetTest, DataDrivenCases) {
   const std::string path =
       std::string(CAIRN_SOURCE_DIR) + "/interpreter/expr/testdata/eval_cases.test";
   const std::vector<EvalCase> cases = LoadCases(path);
   ASSERT_GT(cases.size(), 50u);
-  ExpressionSet set;
-  for (const EvalCase& c : cases) set.Add(c.program);
-  std::vector<CompileIssue> issues = set.Compile();
-  for (const CompileIssue& issue : issues) {
-    ADD_FAILURE() << path << ":" << cases[static_cast<size_t>(issue.index)].line << ": "
-                  << issue.message;
-  }
-  EXPECT_EQ(set.jq_compile_count(), 1);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const EvalCase& c = cases[i];
-    SCOPED_TRACE(path + ":" + std::to_string(c.line) + ": " + c.program);
-    Result<json> got = set.Evaluate(static_cast<int>(i), json::parse(c.context));
-    if (c.expected.rfind("error: ", 0) == 0) {
-      ASSERT_FALSE(got.ok()) << got->dump();
-      EXPECT_EQ(got.error().code, "Cairn.Expression");
-      EXPECT_THAT(got.error().message, HasSubstr(c.expected.substr(7)));
-    } else {
-      ASSERT_TRUE(got.ok()) << got.error().ToString();
-      const json expected = json::parse(c.expected);
-      EXPECT_EQ(*got, expected) << got->dump() << " vs " << expected.dump();
-      EXPECT_EQ(got->is_number_float(), expected.is_number_float()) << got->dump();
+  for (const bool native : {true, false}) {
+    SCOPED_TRACE(native ? "native and jq" : "jq only");
+    ExpressionSet set(ExpressionSet::Options{.native = native});
+    for (const EvalCase& c : cases) set.Add(c.program);
+    std::vector<CompileIssue> issues = set.Compile();
+    for (const CompileIssue& issue : issues) {
+      ADD_FAILURE() << path << ":" << cases[static_cast<size_t>(issue.index)].line << ": "
+                    << issue.message;
+    }
+    EXPECT_EQ(set.jq_compile_count(), 1);
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const EvalCase& c = cases[i];
+      SCOPED_TRACE(path + ":" + std::to_string(c.line) + ": " + c.program);
+      Result<json> got = set.Evaluate(static_cast<int>(i), json::parse(c.context));
+      if (c.expected.rfind("error: ", 0) == 0) {
+        ASSERT_FALSE(got.ok()) << got->dump();
+        EXPECT_EQ(got.error().code, "Cairn.Expression");
+        EXPECT_THAT(got.error().message, HasSubstr(c.expected.substr(7)));
+      } else {
+        ASSERT_TRUE(got.ok()) << got.error().ToString();
+        const json expected = json::parse(c.expected);
+        EXPECT_EQ(*got, expected) << got->dump() << " vs " << expected.dump();
+        EXPECT_EQ(got->is_number_float(), expected.is_number_float()) << got->dump();
+      }
     }
   }
 }
@@ -128,6 +133,31 @@ TEST(ExpressionSetTest, EmptySetNeedsNoCompile) {
   ExpressionSet set;
   EXPECT_THAT(set.Compile(), IsEmpty());
   EXPECT_EQ(set.jq_compile_count(), 0);
+}
+
+TEST(ExpressionSetTest, NativeExpressionsNeedNoCompile) {
+  ExpressionSet native_only;
+  native_only.Add(".input.orderId");
+  native_only.Add(".steps.x.comment // \"none\"");
+  native_only.Add(".tasks[0].lastStatus == \"STOPPED\" and $ctx.n != null");
+  EXPECT_THAT(native_only.Compile(), IsEmpty());
+  EXPECT_EQ(native_only.jq_compile_count(), 0);
+  EXPECT_EQ(*native_only.Evaluate(1, json::object()), "none");
+
+  // Only what is not native goes to jq, in one compile; a faulty expression
+  // is still reported.
+  ExpressionSet mixed;
+  mixed.Add(".input.orderId");
+  mixed.Add(".input.items | length");
+  mixed.Add(".input.orderId | nope");
+  const std::vector<CompileIssue> issues = mixed.Compile();
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].index, 2);
+  EXPECT_THAT(issues[0].message, HasSubstr("nope/0 is not defined"));
+  EXPECT_EQ(mixed.jq_compile_count(), 2);
+  const json context = {{"input", {{"orderId", "o-1"}, {"items", {1, 2}}}}};
+  EXPECT_EQ(*mixed.Evaluate(0, context), "o-1");
+  EXPECT_EQ(*mixed.Evaluate(1, context), 2);
 }
 
 TEST(ExpressionSetTest, IssuesPinpointTheFaultyExpressions) {
@@ -258,42 +288,55 @@ TEST(ExpressionSetTest, ForbiddenBuiltinsNeitherLeakNorCrash) {
 // ---- values ----
 
 TEST(ExpressionSetTest, NumbersAndTypes) {
-  ExpressionSet set;
-  const int identity = set.Add(".");
-  ASSERT_THAT(set.Compile(), IsEmpty());
   const json in = json::parse(R"({
     "int": 42, "neg": -7, "big": 9007199254740993, "u64": 18446744073709551615,
-    "float": 0.1, "exp": 1e300, "negzero": -0.0, "t": true, "n": null,
+    "float": 0.1, "exp": 1e300, "negzero": -0.0, "whole": 3.0, "t": true, "n": null,
     "s": "日本 é \u0000 end", "arr": [1, [2, [3]]], "obj": {"z": 1, "a": {"b": []}}
   })");
-  Result<json> got = set.Evaluate(identity, in);
-  ASSERT_TRUE(got.ok()) << got.error().ToString();
-  EXPECT_EQ((*got)["int"], 42);
-  EXPECT_TRUE((*got)["int"].is_number_integer());
-  EXPECT_EQ((*got)["neg"], -7);
-  EXPECT_EQ((*got)["big"], 9007199254740992);    // jq 1.6: doubles; 2^53+1 is not representable
-  EXPECT_TRUE((*got)["u64"].is_number_float());  // 2^64 does not fit an integer
-  EXPECT_EQ((*got)["float"], 0.1);
-  EXPECT_EQ((*got)["exp"], 1e300);
-  EXPECT_TRUE((*got)["negzero"].is_number_float());
-  EXPECT_EQ((*got)["s"], in["s"]);  // embedded NUL and UTF-8 survive
-  EXPECT_EQ((*got)["arr"], in["arr"]);
-  EXPECT_EQ((*got)["obj"], in["obj"]);
-  EXPECT_EQ((*got)["t"], true);
-  EXPECT_TRUE((*got)["n"].is_null());
+  for (const bool native : {true, false}) {
+    SCOPED_TRACE(native ? "native" : "jq");
+    ExpressionSet set(ExpressionSet::Options{.native = native});
+    const int identity = set.Add(".");
+    ASSERT_THAT(set.Compile(), IsEmpty());
+    EXPECT_EQ(set.jq_compile_count(), native ? 0 : 1);
+    Result<json> got = set.Evaluate(identity, in);
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    EXPECT_EQ((*got)["int"], 42);
+    EXPECT_TRUE((*got)["int"].is_number_integer());
+    EXPECT_EQ((*got)["neg"], -7);
+    if (native) {
+      // Read in place: integers beyond 2^53 stay exact.
+      EXPECT_EQ((*got)["big"], 9007199254740993);
+      EXPECT_EQ((*got)["u64"], 18446744073709551615u);
+    } else {
+      EXPECT_EQ((*got)["big"], 9007199254740992);    // jq 1.6: doubles; 2^53+1 is not representable
+      EXPECT_TRUE((*got)["u64"].is_number_float());  // 2^64 does not fit an integer
+    }
+    EXPECT_EQ((*got)["float"], 0.1);
+    EXPECT_EQ((*got)["exp"], 1e300);
+    EXPECT_TRUE((*got)["negzero"].is_number_float());
+    EXPECT_TRUE((*got)["whole"].is_number_integer());  // as jq gives whole numbers back
+    EXPECT_EQ((*got)["s"], in["s"]);                   // embedded NUL and UTF-8 survive
+    EXPECT_EQ((*got)["arr"], in["arr"]);
+    EXPECT_EQ((*got)["obj"], in["obj"]);
+    EXPECT_EQ((*got)["t"], true);
+    EXPECT_TRUE((*got)["n"].is_null());
+  }
 }
 
 TEST(ExpressionSetTest, InvalidUtf8IsReplaced) {
-  ExpressionSet set;
-  set.Add(".s");
-  ASSERT_THAT(set.Compile(), IsEmpty());
-  Result<json> got = set.Evaluate(0, json{{"s",
-                                           "a\xFF"
-                                           "b"}});
-  ASSERT_TRUE(got.ok());
-  EXPECT_EQ(*got,
-            "a\xEF\xBF\xBD"
-            "b");
+  for (const bool native : {true, false}) {
+    ExpressionSet set(ExpressionSet::Options{.native = native});
+    set.Add(".s");
+    ASSERT_THAT(set.Compile(), IsEmpty());
+    Result<json> got = set.Evaluate(0, json{{"s",
+                                             "a\xFF"
+                                             "b"}});
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(*got,
+              "a\xEF\xBF\xBD"
+              "b");
+  }
 }
 
 json Nested(int depth) {

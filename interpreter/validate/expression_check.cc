@@ -3,8 +3,9 @@
 // Every string that is evaluated against the context (action parameters,
 // `if`, `set`, `wait`, `output`, ...) and holds `${` is parsed as a template;
 // names, `next` targets, error lists, descriptions and the like never are.
-// All expressions go into one ExpressionSet compiled with one jq_compile;
-// the table maps each string's JSON pointer to its program.
+// All expressions go into one ExpressionSet: those in the native subset
+// need no jq_compile, the others are compiled together with one; the table
+// maps each string's JSON pointer to its program.
 //
 // References (`.steps.X`, `.params.X`, `.item`, ...) are read with
 // FindContextPaths and judged only where `.` is certainly the context. In

@@ -7,6 +7,9 @@
 #    symbol version any of them needs is defined by a library in lib/ (so
 #    nothing needs Amazon Linux 2023's glibc 2.34);
 #  * the bundled loader resolves every library inside lib/ (none from the host);
+#  * libcurl is not linked (bin/cairn has no DT_NEEDED on it, so the cold start
+#    does not load it) but ships as lib/libcurl.so.4 with its dependencies, and
+#    a workflow's http.request, run through the bundled loader, loads it;
 #  * bin/cairn runs through the bundled loader with an empty environment from a
 #    foreign working directory (--version, and `validate` of every workflow),
 #    and, when this machine allows chroot, inside a root holding nothing but
@@ -80,6 +83,17 @@ outside="$(awk '/=>/ {print $3}' <<<"$listing" | grep -v "^$x/lib/" || true)"
 expect "every library resolves inside lib/ (outside: ${outside:-none})" test -z "$outside"
 if grep -q 'not found' <<<"$listing"; then fail "a library is missing: $listing"; else ok; fi
 
+# ---- libcurl: loaded on first use, shipped all the same ---------------------------
+if objdump -p "$x/bin/cairn" | awk '$1 == "NEEDED" {print $2}' | grep -q '^libcurl'; then
+  fail "bin/cairn has a DT_NEEDED on libcurl (it should load it with dlopen on first use)"
+else ok; fi
+expect "lib/libcurl.so.4 is bundled (cairn loads it by that name)" test -f "$x/lib/libcurl.so.4"
+curl_listing="$(cd / && env -i "$x/lib/ld-linux-x86-64.so.2" --library-path "$x/lib" --list "$x/lib/libcurl.so.4" 2>&1)"
+curl_outside="$(awk '/=>/ {print $3}' <<<"$curl_listing" | grep -v "^$x/lib/" || true)"
+expect "libcurl's libraries resolve inside lib/ (outside: ${curl_outside:-none})" \
+  test -n "$curl_listing" -a -z "$curl_outside"
+if grep -q 'not found' <<<"$curl_listing"; then fail "a library of libcurl is missing: $curl_listing"; else ok; fi
+
 # ---- running it ------------------------------------------------------------------
 version="$(cd / && env -i "$x/lib/ld-linux-x86-64.so.2" --library-path "$x/lib" "$x/bin/cairn" --version 2>&1)"
 if grep -q '^cairn [0-9]' <<<"$version"; then ok; else
@@ -88,6 +102,24 @@ fi
 (cd "$work" && env -i "$x/lib/ld-linux-x86-64.so.2" --library-path "$x/lib" "$x/bin/cairn" validate "$x"/workflows/*.yaml >"$work/validate.out" 2>&1)
 rc=$?
 expect "bin/cairn validate of every bundled workflow, env -i (rc $rc: $(head -c 300 "$work/validate.out"))" test "$rc" -eq 0
+
+# An http.request goes through libcurl: run through the bundled loader, the
+# failure to reach a closed port must be libcurl's own ("Couldn't connect"),
+# not a failure to load it.
+mkdir -p "$work/home"
+cat >"$work/probe.yaml" <<'EOF'
+cairn: 1
+name: curl-probe
+steps:
+  - name: call
+    http.request:
+      url: http://127.0.0.1:9/probe
+      method: GET
+EOF
+out="$(cd "$work" && env -i HOME="$work/home" timeout 60 "$x/lib/ld-linux-x86-64.so.2" --library-path "$x/lib" "$x/bin/cairn" run probe.yaml 2>&1)"
+if grep -q "Couldn't connect to server" <<<"$out" && ! grep -q 'cannot load libcurl' <<<"$out"; then ok; else
+  fail "http.request through the bundled loader loads the bundled libcurl (got: $(head -c 400 <<<"$out"))"
+fi
 
 # In a root that holds only the package, nothing of the host can be used.
 chroot_bin="$(command -v chroot || true)"

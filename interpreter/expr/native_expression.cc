@@ -1,0 +1,1081 @@
+#include "expr/native_expression.h"
+
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "expr/expression_set.h"
+
+namespace cairn::expr {
+namespace {
+
+using nlohmann::json;
+
+// ---- UTF-8 as jq 1.6 reads it (jv_unicode.c, jvp_utf8_next) ---------------
+
+// Bytes of the sequence a lead byte starts: 1 for ASCII, 2-4 for a lead byte,
+// 0 for a byte that never starts one (0xC0, 0xC1, 0xF5-0xFF), -1 for a
+// continuation byte.
+int CodingLength(unsigned char c) {
+  if (c < 0x80) return 1;
+  if (c < 0xC0) return -1;
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) return 2;
+  if (c < 0xF0) return 3;
+  if (c < 0xF5) return 4;
+  return 0;
+}
+
+// Decodes the character at s[i]: returns how many bytes jq consumes there
+// and sets `cp` to the code point, or -1 when jq replaces those bytes with
+// one U+FFFD. Note jq's quirks: a sequence cut short by the end of the
+// string is one bad character whatever its bytes, and a lead byte followed
+// by too few continuation bytes is one bad character up to the first
+// non-continuation byte.
+size_t Utf8Next(std::string_view s, size_t i, int* cp) {
+  const auto first = static_cast<unsigned char>(s[i]);
+  const int length = CodingLength(first);
+  if (length == 1) {
+    *cp = first;
+    return 1;
+  }
+  if (length <= 0) {
+    *cp = -1;
+    return 1;
+  }
+  if (i + static_cast<size_t>(length) > s.size()) {
+    *cp = -1;
+    return s.size() - i;
+  }
+  static constexpr int kFirstCodepoint[] = {0, 0, 0x80, 0x800, 0x10000};
+  int code = first & (0xFF >> (length + 1));
+  for (int k = 1; k < length; ++k) {
+    const auto c = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+    if (CodingLength(c) != -1) {
+      *cp = -1;
+      return static_cast<size_t>(k);
+    }
+    code = (code << 6) | (c & 0x3F);
+  }
+  if (code < kFirstCodepoint[length] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
+    code = -1;
+  }
+  *cp = code;
+  return static_cast<size_t>(length);
+}
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    int cp = 0;
+    i += Utf8Next(s, i, &cp);
+    if (cp < 0) return false;
+  }
+  return true;
+}
+
+void AppendUtf8(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// ---- tokens (jq 1.6's src/lexer.l, for the subset) ------------------------
+
+enum class Tok {
+  kDot,       // .
+  kField,     // .name
+  kNumber,    // 12, 1.5e3, .5, 1.
+  kString,    // "..." without interpolation; text is the decoded value
+  kDollar,    // $
+  kIdent,     // true, false, null, ctx, or any other identifier (not in the subset)
+  kAnd,       // and
+  kOr,        // or
+  kLParen,    // (
+  kRParen,    // )
+  kLBracket,  // [
+  kRBracket,  // ]
+  kMinus,     // -
+  kCompare,   // == != < <= > >=
+  kAlt,       // //
+};
+
+enum class CmpOp { kEq, kNe, kLt, kLe, kGt, kGe };
+
+struct Token {
+  Tok kind;
+  std::string text;  // kField: the name; kString: the value; kIdent: as written
+  double number = 0;
+  CmpOp op = CmpOp::kEq;
+};
+
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsJqKeyword(std::string_view s) {
+  static constexpr std::string_view kKeywords[] = {
+      "__loc__", "and",    "as",      "break", "catch",  "def", "elif",   "else", "end", "foreach",
+      "if",      "import", "include", "label", "module", "or",  "reduce", "then", "try"};
+  for (std::string_view k : kKeywords) {
+    if (k == s) return true;
+  }
+  return false;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Lexes the whole source, or returns false for anything outside the subset
+// (the caller then leaves the expression to jq).
+class Lexer {
+ public:
+  explicit Lexer(std::string_view src) : src_(src) {}
+
+  bool Run(std::vector<Token>& out) {
+    while (true) {
+      SkipSpace();
+      if (pos_ >= src_.size()) return true;
+      Token t;
+      if (!Next(t)) return false;
+      out.push_back(std::move(t));
+    }
+  }
+
+ private:
+  // jq 1.6 skips only ` `, `\t`, `\n` and `#` comments up to `\n` or `\r`
+  // (a `\r` is then an invalid character).
+  void SkipSpace() {
+    while (pos_ < src_.size()) {
+      const char c = src_[pos_];
+      if (c == ' ' || c == '\t' || c == '\n') {
+        ++pos_;
+      } else if (c == '#') {
+        while (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r') ++pos_;
+      } else {
+        return;
+      }
+    }
+  }
+
+  char At(size_t i) const { return i < src_.size() ? src_[i] : '\0'; }
+
+  // `([a-zA-Z_][a-zA-Z_0-9]*::)*[a-zA-Z_][a-zA-Z0-9_]*` from pos_.
+  std::string_view LexIdent() {
+    const size_t start = pos_;
+    while (true) {
+      while (IsIdentChar(At(pos_))) ++pos_;
+      if (At(pos_) == ':' && At(pos_ + 1) == ':' && IsIdentStart(At(pos_ + 2))) {
+        pos_ += 2;
+        continue;
+      }
+      break;
+    }
+    return src_.substr(start, pos_ - start);
+  }
+
+  // jq 1.6's number rule, `[0-9.]+([eE][+-]?[0-9]+)?`, from pos_ (the
+  // caller has ruled out `.`, `..` and `.name`). The text must then read as a
+  // number in full: `1.5.` is jq's "Invalid numeric literal".
+  bool LexNumber(Token& t) {
+    const size_t start = pos_;
+    while (IsDigit(At(pos_)) || At(pos_) == '.') ++pos_;
+    if (At(pos_) == 'e' || At(pos_) == 'E') {
+      size_t e = pos_ + 1;
+      if (At(e) == '+' || At(e) == '-') ++e;
+      if (IsDigit(At(e))) {
+        while (IsDigit(At(e))) ++e;
+        pos_ = e;
+      }
+    }
+    const std::string_view text = src_.substr(start, pos_ - start);
+    t.kind = Tok::kNumber;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t.number);
+    // Overflow and underflow are left to jq (it gives ±infinity or zero).
+    return ec == std::errc() && end == text.data() + text.size();
+  }
+
+  // A string literal from pos_ (at `"`): raw text must be valid UTF-8 and
+  // escapes are those of JSON; `\(` (interpolation) and lone surrogates are
+  // not in the subset.
+  bool LexString(Token& t) {
+    ++pos_;
+    t.kind = Tok::kString;
+    std::string& out = t.text;
+    while (true) {
+      if (pos_ >= src_.size()) return false;
+      const char c = src_[pos_];
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (c != '\\') {
+        const size_t start = pos_;
+        while (pos_ < src_.size() && src_[pos_] != '\\' && src_[pos_] != '"') ++pos_;
+        const std::string_view raw = src_.substr(start, pos_ - start);
+        if (!IsValidUtf8(raw)) return false;
+        out += raw;
+        continue;
+      }
+      const char e = At(pos_ + 1);
+      pos_ += 2;
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          std::optional<uint32_t> cp = Hex4();
+          if (!cp || (*cp >= 0xDC00 && *cp <= 0xDFFF)) return false;
+          if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+            if (At(pos_) != '\\' || At(pos_ + 1) != 'u') return false;
+            pos_ += 2;
+            std::optional<uint32_t> low = Hex4();
+            if (!low || *low < 0xDC00 || *low > 0xDFFF) return false;
+            *cp = 0x10000 + (((*cp - 0xD800) << 10) | (*low - 0xDC00));
+          }
+          AppendUtf8(*cp, out);
+          break;
+        }
+        default:
+          return false;  // `\(`, an invalid escape, or the end of the source
+      }
+    }
+  }
+
+  // Four hex digits at pos_ (jq's lexer takes up to four alphanumerics after
+  // `\u` and the JSON parser then wants exactly four hex digits).
+  std::optional<uint32_t> Hex4() {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int h = HexValue(At(pos_));
+      if (h < 0) return std::nullopt;
+      v = v * 16 + static_cast<uint32_t>(h);
+      ++pos_;
+    }
+    return v;
+  }
+
+  bool Next(Token& t) {
+    const char c = src_[pos_];
+    const char d = At(pos_ + 1);
+    auto punct = [&](Tok kind, size_t length) {
+      t.kind = kind;
+      pos_ += length;
+      return true;
+    };
+    auto compare = [&](CmpOp op, size_t length) {
+      t.op = op;
+      return punct(Tok::kCompare, length);
+    };
+    switch (c) {
+      case '.':
+        // `..` is recurse, and `..5` or `...` invalid numbers.
+        if (d == '.') return false;
+        if (IsDigit(d)) return LexNumber(t);
+        if (IsIdentStart(d)) {
+          size_t end = pos_ + 1;
+          while (IsIdentChar(At(end))) ++end;
+          if (d == 'e' || d == 'E') {
+            // `.e3` is as long as the number rule's match `.e3`, which comes
+            // first in jq's lexer: an invalid number, not a field.
+            size_t k = pos_ + 2;
+            if (At(k) == '+' || At(k) == '-') ++k;
+            if (IsDigit(At(k))) {
+              while (IsDigit(At(k))) ++k;
+              if (end <= k) return false;
+            }
+          }
+          ++pos_;
+          const size_t start = pos_;
+          pos_ = end;
+          t.kind = Tok::kField;
+          t.text = std::string(src_.substr(start, pos_ - start));
+          return true;
+        }
+        return punct(Tok::kDot, 1);
+      case '"':
+        return LexString(t);
+      case '$':
+        return punct(Tok::kDollar, 1);
+      case '(':
+        return punct(Tok::kLParen, 1);
+      case ')':
+        return punct(Tok::kRParen, 1);
+      case '[':
+        return punct(Tok::kLBracket, 1);
+      case ']':
+        return punct(Tok::kRBracket, 1);
+      case '-':
+        return d != '=' && punct(Tok::kMinus, 1);  // `-=` is an update
+      case '/':
+        return d == '/' && At(pos_ + 2) != '=' && punct(Tok::kAlt, 2);
+      case '=':
+        return d == '=' && compare(CmpOp::kEq, 2);
+      case '!':
+        return d == '=' && compare(CmpOp::kNe, 2);
+      case '<':
+        return d == '=' ? compare(CmpOp::kLe, 2) : compare(CmpOp::kLt, 1);
+      case '>':
+        return d == '=' ? compare(CmpOp::kGe, 2) : compare(CmpOp::kGt, 1);
+      default:
+        break;
+    }
+    if (IsDigit(c)) return LexNumber(t);
+    if (IsIdentStart(c)) {
+      const std::string_view ident = LexIdent();
+      if (ident == "and") {
+        t.kind = Tok::kAnd;
+      } else if (ident == "or") {
+        t.kind = Tok::kOr;
+      } else if (IsJqKeyword(ident)) {
+        return false;
+      } else {
+        t.kind = Tok::kIdent;
+        t.text = std::string(ident);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view src_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+// ---- the tree ---------------------------------------------------------------
+
+// One index applied to a value: `.name`, `."name"`, `["name"]` or `[n]`.
+struct Step {
+  bool by_number = false;
+  std::string key;
+  double number = 0;
+};
+
+struct NativeExpression::Node {
+  enum class Kind {
+    kDot,      // .
+    kCtx,      // $ctx
+    kLiteral,  // literal (a number is kept as the double jq holds)
+    kCompare,  // operands[0] op operands[1]
+    kAnd,      // operands joined by `and`
+    kOr,       // operands joined by `or`
+    kAlt,      // operands joined by `//`
+    kGroup,    // ( operands[0] ), when steps follow it
+  };
+  Kind kind = Kind::kDot;
+  json literal;
+  CmpOp op = CmpOp::kEq;
+  std::vector<std::unique_ptr<Node>> operands;
+  std::vector<Step> steps;  // applied to the value above, in order
+};
+
+namespace {
+
+using Node = NativeExpression::Node;
+
+// Deepest nesting of parentheses and operators that Parse takes; deeper
+// sources go to jq (this bounds the recursion of Parse and Evaluate).
+constexpr int kMaxParseDepth = 64;
+
+class Parser {
+ public:
+  explicit Parser(const std::vector<Token>& tokens) : tokens_(tokens) {}
+
+  std::unique_ptr<Node> ParseAll() {
+    std::unique_ptr<Node> root = Alt(0);
+    if (!root || pos_ != tokens_.size()) return nullptr;
+    return root;
+  }
+
+ private:
+  const Token* Peek(size_t ahead = 0) const {
+    return pos_ + ahead < tokens_.size() ? &tokens_[pos_ + ahead] : nullptr;
+  }
+  bool PeekIs(Tok kind, size_t ahead = 0) const {
+    const Token* t = Peek(ahead);
+    return t != nullptr && t->kind == kind;
+  }
+
+  // alt := or ('//' alt)?  (right-associative, kept as a list)
+  std::unique_ptr<Node> Alt(int depth) {
+    return List(depth, Tok::kAlt, Node::Kind::kAlt, [this](int d) { return Or(d); });
+  }
+  // or := and ('or' and)*
+  std::unique_ptr<Node> Or(int depth) {
+    return List(depth, Tok::kOr, Node::Kind::kOr, [this](int d) { return And(d); });
+  }
+  // and := cmp ('and' cmp)*
+  std::unique_ptr<Node> And(int depth) {
+    return List(depth, Tok::kAnd, Node::Kind::kAnd, [this](int d) { return Compare(d); });
+  }
+
+  template <typename Sub>
+  std::unique_ptr<Node> List(int depth, Tok separator, Node::Kind kind, Sub sub) {
+    std::unique_ptr<Node> first = sub(depth);
+    if (!first || !PeekIs(separator)) return first;
+    auto node = std::make_unique<Node>();
+    node->kind = kind;
+    node->operands.push_back(std::move(first));
+    while (PeekIs(separator)) {
+      ++pos_;
+      std::unique_ptr<Node> next = sub(depth);
+      if (!next) return nullptr;
+      node->operands.push_back(std::move(next));
+    }
+    return node;
+  }
+
+  // cmp := postfix (op postfix)?  (comparisons do not chain in jq)
+  std::unique_ptr<Node> Compare(int depth) {
+    std::unique_ptr<Node> lhs = Postfix(depth);
+    if (!lhs || !PeekIs(Tok::kCompare)) return lhs;
+    const CmpOp op = tokens_[pos_++].op;
+    std::unique_ptr<Node> rhs = Postfix(depth);
+    if (!rhs) return nullptr;
+    auto node = std::make_unique<Node>();
+    node->kind = Node::Kind::kCompare;
+    node->op = op;
+    node->operands.push_back(std::move(lhs));
+    node->operands.push_back(std::move(rhs));
+    return node;
+  }
+
+  // postfix := term suffix*
+  std::unique_ptr<Node> Postfix(int depth) {
+    std::unique_ptr<Node> node = Term(depth);
+    if (!node) return nullptr;
+    while (true) {
+      if (PeekIs(Tok::kField)) {
+        node->steps.push_back({false, tokens_[pos_++].text, 0});
+      } else if (PeekIs(Tok::kDot) && PeekIs(Tok::kString, 1)) {
+        node->steps.push_back({false, tokens_[pos_ + 1].text, 0});
+        pos_ += 2;
+      } else if (PeekIs(Tok::kLBracket)) {
+        std::optional<Step> step = Bracket();
+        if (!step) return nullptr;
+        node->steps.push_back(std::move(*step));
+      } else {
+        return node;
+      }
+    }
+  }
+
+  // '[' STRING ']' | '[' '-'? NUMBER ']'
+  std::optional<Step> Bracket() {
+    ++pos_;
+    Step step;
+    if (PeekIs(Tok::kString) && PeekIs(Tok::kRBracket, 1)) {
+      step.key = tokens_[pos_].text;
+      pos_ += 2;
+      return step;
+    }
+    bool negative = false;
+    if (PeekIs(Tok::kMinus)) {
+      negative = true;
+      ++pos_;
+    }
+    if (!PeekIs(Tok::kNumber) || !PeekIs(Tok::kRBracket, 1)) return std::nullopt;
+    step.by_number = true;
+    step.number = negative ? -tokens_[pos_].number : tokens_[pos_].number;
+    pos_ += 2;
+    return step;
+  }
+
+  std::unique_ptr<Node> Literal(json value) {
+    auto node = std::make_unique<Node>();
+    node->kind = Node::Kind::kLiteral;
+    node->literal = std::move(value);
+    return node;
+  }
+
+  // term := '.' | '.' IDENT | '.' STRING | '$ctx' | '-'? NUMBER | STRING
+  //       | 'true' | 'false' | 'null' | '(' alt ')'
+  std::unique_ptr<Node> Term(int depth) {
+    const Token* t = Peek();
+    if (t == nullptr) return nullptr;
+    switch (t->kind) {
+      case Tok::kDot:
+      case Tok::kField: {
+        // A leading FIELD or `."name"` is an index of `.`: leave it to Postfix.
+        auto node = std::make_unique<Node>();
+        node->kind = Node::Kind::kDot;
+        if (t->kind == Tok::kDot && !PeekIs(Tok::kString, 1)) ++pos_;
+        return node;
+      }
+      case Tok::kDollar: {
+        const Token* name = Peek(1);
+        if (name == nullptr || name->kind != Tok::kIdent || name->text != "ctx") return nullptr;
+        pos_ += 2;
+        auto node = std::make_unique<Node>();
+        node->kind = Node::Kind::kCtx;
+        return node;
+      }
+      case Tok::kMinus:
+        // jq's `-1` negates the literal 1: the only value that can follow.
+        if (!PeekIs(Tok::kNumber, 1)) return nullptr;
+        pos_ += 2;
+        return Literal(-tokens_[pos_ - 1].number);
+      case Tok::kNumber:
+        ++pos_;
+        return Literal(t->number);
+      case Tok::kString:
+        ++pos_;
+        return Literal(t->text);
+      case Tok::kIdent:
+        ++pos_;
+        if (t->text == "true") return Literal(true);
+        if (t->text == "false") return Literal(false);
+        if (t->text == "null") return Literal(nullptr);
+        return nullptr;  // a call
+      case Tok::kLParen: {
+        if (depth >= kMaxParseDepth) return nullptr;
+        ++pos_;
+        std::unique_ptr<Node> inner = Alt(depth + 1);
+        if (!inner || !PeekIs(Tok::kRParen)) return nullptr;
+        ++pos_;
+        if (inner->steps.empty()) return inner;
+        // `(.a).b`: the steps of the parenthesized expression come first.
+        auto node = std::make_unique<Node>();
+        node->kind = Node::Kind::kGroup;
+        node->operands.push_back(std::move(inner));
+        return node;
+      }
+      default:
+        return nullptr;
+    }
+  }
+
+  const std::vector<Token>& tokens_;
+  size_t pos_ = 0;
+};
+
+// ---- evaluation -------------------------------------------------------------
+
+const json& NullValue() {
+  static const json* const v = new json(nullptr);
+  return *v;
+}
+const json& BoolValue(bool b) {
+  static const json* const t = new json(true);
+  static const json* const f = new json(false);
+  return b ? *t : *f;
+}
+
+enum class Origin : uint8_t { kConstant, kDot, kCtx };
+
+// A value met during evaluation: a reference into the expression (literals,
+// booleans, null) or into one of the inputs, at `depth` below its root.
+struct Value {
+  const json* v;
+  int depth;
+  Origin origin;
+};
+
+struct Inputs {
+  const json* dot;
+  const json* ctx;
+  bool ctx_apart;  // $ctx is a separate input (else it is `dot`)
+};
+
+NativeError InputError(const Inputs& in, Origin origin, std::string message) {
+  return NativeError{
+      (origin == Origin::kCtx && in.ctx_apart ? "$ctx: " : "context: ") + std::move(message), true};
+}
+
+std::string DepthMessage() {
+  return "value nested deeper than " + std::to_string(kMaxValueDepth) + " levels";
+}
+constexpr char kBinaryMessage[] = "binary values cannot be used in expressions";
+
+bool IsBinary(const json& v) { return v.is_binary() || v.is_discarded(); }
+
+const char* KindName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "binary";
+  }
+}
+
+double NumberValue(const json& v) {
+  switch (v.type()) {
+    case json::value_t::number_integer:
+      return static_cast<double>(v.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return static_cast<double>(v.get<uint64_t>());
+    default:
+      return v.get<double>();
+  }
+}
+
+// Walks `v` (at `depth`) as the jq path converts it: fails where that
+// conversion fails (depth-first, first problem wins). When `out` is set, it
+// receives the value as jq gives it back (numbers as doubles, invalid UTF-8
+// replaced); when `strings_only`, numbers are kept as they are (for
+// comparisons, which read them as doubles anyway). Returns the message.
+std::optional<std::string> Convert(const json& v, int depth, bool strings_only, json* out) {
+  switch (v.type()) {
+    case json::value_t::null:
+    case json::value_t::boolean:
+      if (out) *out = v;
+      return std::nullopt;
+    case json::value_t::number_integer:
+      if (out) *out = v;
+      return std::nullopt;
+    case json::value_t::number_unsigned:
+      if (out) {
+        const uint64_t u = v.get<uint64_t>();
+        *out = !strings_only && u <= static_cast<uint64_t>(INT64_MAX)
+                   ? json(static_cast<int64_t>(u))
+                   : v;
+      }
+      return std::nullopt;
+    case json::value_t::number_float:
+      if (out) *out = strings_only ? v : NumberFromJq(v.get<double>());
+      return std::nullopt;
+    case json::value_t::string:
+      if (out) {
+        std::optional<std::string> fixed = ReplaceInvalidUtf8(v.get_ref<const std::string&>());
+        *out = fixed ? json(std::move(*fixed)) : v;
+      }
+      return std::nullopt;
+    case json::value_t::array: {
+      if (depth >= kMaxValueDepth) return DepthMessage();
+      if (out) *out = json::array();
+      for (const json& item : v) {
+        json converted;
+        if (auto e = Convert(item, depth + 1, strings_only, out ? &converted : nullptr)) return e;
+        if (out) out->push_back(std::move(converted));
+      }
+      return std::nullopt;
+    }
+    case json::value_t::object: {
+      if (depth >= kMaxValueDepth) return DepthMessage();
+      if (out) *out = json::object();
+      for (const auto& [key, item] : v.items()) {
+        json converted;
+        if (auto e = Convert(item, depth + 1, strings_only, out ? &converted : nullptr)) return e;
+        if (out) {
+          // Keys that become equal once fixed collapse: the last one wins, as
+          // in jq's object.
+          std::optional<std::string> fixed = ReplaceInvalidUtf8(key);
+          (*out)[fixed ? *fixed : key] = std::move(converted);
+        }
+      }
+      return std::nullopt;
+    }
+    default:
+      return std::string(kBinaryMessage);
+  }
+}
+
+// True when `v` holds a string or key with invalid UTF-8.
+bool HasInvalidUtf8(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string:
+      return !IsValidUtf8(v.get_ref<const std::string&>());
+    case json::value_t::array:
+      for (const json& item : v) {
+        if (HasInvalidUtf8(item)) return true;
+      }
+      return false;
+    case json::value_t::object:
+      for (const auto& [key, item] : v.items()) {
+        if (!IsValidUtf8(key) || HasInvalidUtf8(item)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+// jq's kinds in jq's order: null < false < true < number < string < array < object.
+int KindRank(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null:
+      return 1;
+    case json::value_t::boolean:
+      return v.get<bool>() ? 3 : 2;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return 4;
+    case json::value_t::string:
+      return 5;
+    case json::value_t::array:
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+// jv_cmp of jq 1.6 (as Debian ships it): NaN sorts below every number.
+// Strings compare by bytes (std::string compares chars as unsigned, like
+// memcmp); objects by their sorted keys, then by the values in key order.
+int Compare(const json& a, const json& b) {
+  const int ka = KindRank(a);
+  const int kb = KindRank(b);
+  if (ka != kb) return ka < kb ? -1 : 1;
+  switch (ka) {
+    case 4: {
+      const double da = NumberValue(a);
+      const double db = NumberValue(b);
+      if (std::isnan(da)) return -1;
+      if (std::isnan(db)) return 1;
+      return da < db ? -1 : (da == db ? 0 : 1);
+    }
+    case 5: {
+      const int r = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+      return r < 0 ? -1 : (r > 0 ? 1 : 0);
+    }
+    case 6: {
+      for (size_t i = 0;; ++i) {
+        const bool a_done = i >= a.size();
+        const bool b_done = i >= b.size();
+        if (a_done || b_done) return static_cast<int>(b_done) - static_cast<int>(a_done);
+        if (int r = Compare(a[i], b[i])) return r;
+      }
+    }
+    case 7: {
+      auto ia = a.items().begin();
+      auto ib = b.items().begin();
+      for (;; ++ia, ++ib) {
+        const bool a_done = ia == a.items().end();
+        const bool b_done = ib == b.items().end();
+        if (a_done || b_done) {
+          if (a_done != b_done) return static_cast<int>(b_done) - static_cast<int>(a_done);
+          break;
+        }
+        const int r = ia.key().compare(ib.key());
+        if (r != 0) return r < 0 ? -1 : 1;
+      }
+      for (ia = a.items().begin(), ib = b.items().begin(); ia != a.items().end(); ++ia, ++ib) {
+        if (int r = Compare(ia.value(), ib.value())) return r;
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const Inputs& in) : in_(in) {}
+
+  // On failure sets error_ and returns nullopt.
+  std::optional<Value> Eval(const Node& node) {
+    std::optional<Value> v = EvalTerm(node);
+    if (!v) return std::nullopt;
+    for (const Step& step : node.steps) {
+      v = Index(*v, step);
+      if (!v) return std::nullopt;
+    }
+    return v;
+  }
+
+  // The value as the jq path returns it.
+  std::optional<json> Result(const Value& v) {
+    json out;
+    if (v.origin == Origin::kConstant) {
+      if (v.v->is_number()) return NumberFromJq(NumberValue(*v.v));
+      return *v.v;
+    }
+    if (auto e = Convert(*v.v, v.depth, false, &out)) {
+      error_ = InputError(in_, v.origin, std::move(*e));
+      return std::nullopt;
+    }
+    return out;
+  }
+
+  NativeError& error() { return error_; }
+
+ private:
+  std::optional<Value> Fail(std::string message) {
+    error_ = NativeError{std::move(message), false};
+    return std::nullopt;
+  }
+  std::optional<Value> FailInput(const Value& v, std::string message) {
+    error_ = InputError(in_, v.origin, std::move(message));
+    return std::nullopt;
+  }
+
+  std::optional<Value> EvalTerm(const Node& node) {
+    switch (node.kind) {
+      case Node::Kind::kDot:
+        return Value{in_.dot, 0, Origin::kDot};
+      case Node::Kind::kCtx:
+        return Value{in_.ctx, 0, in_.ctx_apart ? Origin::kCtx : Origin::kDot};
+      case Node::Kind::kLiteral:
+        return Value{&node.literal, 0, Origin::kConstant};
+      case Node::Kind::kCompare:
+        return EvalCompare(node);
+      case Node::Kind::kAnd:
+      case Node::Kind::kOr: {
+        // jq: `a and b` runs a, then b only when a is true; gives a boolean.
+        const bool is_and = node.kind == Node::Kind::kAnd;
+        for (const auto& operand : node.operands) {
+          std::optional<bool> truth = Truth(*operand);
+          if (!truth) return std::nullopt;
+          if (*truth != is_and) return Value{&BoolValue(!is_and), 0, Origin::kConstant};
+        }
+        return Value{&BoolValue(is_and), 0, Origin::kConstant};
+      }
+      case Node::Kind::kAlt: {
+        // jq 1.6's `a // b`: a's value unless it is false or null; an error
+        // raised by a is not suppressed.
+        for (size_t i = 0; i + 1 < node.operands.size(); ++i) {
+          std::optional<Value> v = Eval(*node.operands[i]);
+          if (!v) return std::nullopt;
+          if (IsBinary(*v->v)) return FailInput(*v, kBinaryMessage);
+          if (!v->v->is_null() && !(v->v->is_boolean() && !v->v->get<bool>())) return v;
+        }
+        return Eval(*node.operands.back());
+      }
+      case Node::Kind::kGroup:
+        return Eval(*node.operands[0]);
+    }
+    return Fail("unknown expression");
+  }
+
+  std::optional<bool> Truth(const Node& node) {
+    std::optional<Value> v = Eval(node);
+    if (!v) return std::nullopt;
+    if (IsBinary(*v->v)) {
+      FailInput(*v, kBinaryMessage);
+      return std::nullopt;
+    }
+    return !v->v->is_null() && !(v->v->is_boolean() && !v->v->get<bool>());
+  }
+
+  // A comparison operand as jq holds it: checked like the jq path's
+  // conversion, strings fixed as jq fixes them (into `storage` when needed).
+  // Null after an error.
+  const json* Prepare(const Value& v, std::optional<json>& storage) {
+    if (v.origin == Origin::kConstant) return v.v;
+    if (v.v->is_string()) {
+      std::optional<std::string> fixed = ReplaceInvalidUtf8(v.v->get_ref<const std::string&>());
+      if (!fixed) return v.v;
+      storage = json(std::move(*fixed));
+      return &*storage;
+    }
+    if (!v.v->is_structured()) {
+      if (IsBinary(*v.v)) {
+        FailInput(v, kBinaryMessage);
+        return nullptr;
+      }
+      return v.v;
+    }
+    if (auto e = Convert(*v.v, v.depth, true, nullptr)) {
+      FailInput(v, std::move(*e));
+      return nullptr;
+    }
+    if (!HasInvalidUtf8(*v.v)) return v.v;
+    storage.emplace();
+    (void)Convert(*v.v, v.depth, true, &*storage);
+    return &*storage;
+  }
+
+  std::optional<Value> EvalCompare(const Node& node) {
+    // jq evaluates the right operand first (its error wins).
+    std::optional<Value> rhs = Eval(*node.operands[1]);
+    if (!rhs) return std::nullopt;
+    std::optional<Value> lhs = Eval(*node.operands[0]);
+    if (!lhs) return std::nullopt;
+    std::optional<json> ls, rs;
+    const json* l = Prepare(*lhs, ls);
+    if (l == nullptr) return std::nullopt;
+    const json* r = Prepare(*rhs, rs);
+    if (r == nullptr) return std::nullopt;
+    bool result = false;
+    if (node.op == CmpOp::kEq || node.op == CmpOp::kNe) {
+      // jv_equal: the same array or object (one jv shared) is equal to
+      // itself even when a NaN inside compares unequal.
+      const bool same = lhs->v == rhs->v && lhs->origin == rhs->origin &&
+                        lhs->origin != Origin::kConstant && lhs->v->is_structured();
+      const bool equal = same || Compare(*l, *r) == 0;
+      result = node.op == CmpOp::kEq ? equal : !equal;
+    } else {
+      const int c = Compare(*l, *r);
+      switch (node.op) {
+        case CmpOp::kLt:
+          result = c < 0;
+          break;
+        case CmpOp::kLe:
+          result = c <= 0;
+          break;
+        case CmpOp::kGt:
+          result = c > 0;
+          break;
+        default:
+          result = c >= 0;
+          break;
+      }
+    }
+    return Value{&BoolValue(result), 0, Origin::kConstant};
+  }
+
+  // jq 1.6's jv_get for a string or number key.
+  std::optional<Value> Index(const Value& v, const Step& step) {
+    const json& t = *v.v;
+    if (IsBinary(t)) return FailInput(v, kBinaryMessage);
+    if (t.is_structured() && v.depth >= kMaxValueDepth && v.origin != Origin::kConstant) {
+      return FailInput(v, DepthMessage());
+    }
+    if (t.is_null()) return Value{&NullValue(), 0, Origin::kConstant};
+    if (!step.by_number && t.is_object()) {
+      const json* found = Lookup(t, step.key);
+      if (found == nullptr) return Value{&NullValue(), 0, Origin::kConstant};
+      return Value{found, v.depth + 1, v.origin};
+    }
+    if (step.by_number && t.is_array()) {
+      const double x = step.number;
+      // jv_is_integer: within int's range and whole.
+      if (std::isnan(x) || x > INT32_MAX || x < INT32_MIN || x != static_cast<int>(x)) {
+        return Value{&NullValue(), 0, Origin::kConstant};
+      }
+      int64_t i = static_cast<int>(x);
+      if (i < 0) i += static_cast<int64_t>(t.size());
+      if (i < 0 || static_cast<uint64_t>(i) >= t.size()) {
+        return Value{&NullValue(), 0, Origin::kConstant};
+      }
+      return Value{&t[static_cast<size_t>(i)], v.depth + 1, v.origin};
+    }
+    if (step.by_number) return Fail(std::string("Cannot index ") + KindName(t) + " with number");
+    // jq formats the key with %s (it stops at a NUL) when it is short.
+    if (step.key.size() < 30) {
+      return Fail(std::string("Cannot index ") + KindName(t) + " with string \"" +
+                  step.key.substr(0, step.key.find('\0')) + "\"");
+    }
+    return Fail(std::string("Cannot index ") + KindName(t) + " with string");
+  }
+
+  // The value of `key` in `object` as jq sees the object: keys with invalid
+  // UTF-8 read as fixed (several may collapse; the last one wins).
+  static const json* Lookup(const json& object, const std::string& key) {
+    constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+    if (key.find(kReplacement) == std::string::npos) {
+      auto it = object.find(key);
+      return it == object.end() ? nullptr : &*it;
+    }
+    const json* found = nullptr;
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      std::optional<std::string> fixed = ReplaceInvalidUtf8(it.key());
+      if ((fixed ? *fixed : it.key()) == key) found = &*it;
+    }
+    return found;
+  }
+
+  Inputs in_;
+  NativeError error_;
+};
+
+}  // namespace
+
+std::optional<NativeExpression> NativeExpression::Parse(std::string_view source) {
+  // jq reads the program as a C string.
+  if (source.find('\0') != std::string_view::npos) return std::nullopt;
+  std::vector<Token> tokens;
+  if (!Lexer(source).Run(tokens) || tokens.empty()) return std::nullopt;
+  std::unique_ptr<Node> root = Parser(tokens).ParseAll();
+  if (!root) return std::nullopt;
+  return NativeExpression(std::move(root));
+}
+
+NativeExpression::NativeExpression(std::unique_ptr<Node> root) : root_(std::move(root)) {}
+NativeExpression::~NativeExpression() = default;
+NativeExpression::NativeExpression(NativeExpression&&) noexcept = default;
+NativeExpression& NativeExpression::operator=(NativeExpression&&) noexcept = default;
+
+NativeExpression::Outcome NativeExpression::Evaluate(const json& dot, const json* ctx) const {
+  const Inputs in{&dot, ctx != nullptr ? ctx : &dot, ctx != nullptr};
+  Evaluator evaluator(in);
+  Outcome outcome;
+  std::optional<Value> v = evaluator.Eval(*root_);
+  if (v) outcome.value = evaluator.Result(*v);
+  if (!outcome.value) outcome.error = std::move(evaluator.error());
+  return outcome;
+}
+
+json NumberFromJq(double d) {
+  if (std::isnan(d)) return nullptr;
+  if (std::isinf(d)) return d > 0 ? DBL_MAX : -DBL_MAX;
+  if (d == std::trunc(d) && !(d == 0 && std::signbit(d))) {
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) return static_cast<int64_t>(d);
+    if (d >= 0 && d < 18446744073709551616.0) return static_cast<uint64_t>(d);
+  }
+  return d;
+}
+
+std::optional<std::string> ReplaceInvalidUtf8(std::string_view bytes) {
+  if (IsValidUtf8(bytes)) return std::nullopt;
+  std::string out;
+  out.reserve(bytes.size() + 8);
+  for (size_t i = 0; i < bytes.size();) {
+    int cp = 0;
+    const size_t n = Utf8Next(bytes, i, &cp);
+    if (cp < 0) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out.append(bytes.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
+}  // namespace cairn::expr

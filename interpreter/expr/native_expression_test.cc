@@ -1,0 +1,812 @@
+// NativeExpression against libjq: every expression that Parse accepts must
+// give, on every context, what the jq path of ExpressionSet gives (the same
+// value, or the same error), and nothing that jq rejects may be accepted.
+#include "expr/native_expression.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "expr/expression_set.h"
+
+namespace cairn::expr {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// The contexts every expression runs on: each jq type at the root, and an
+// object whose members cover each type, odd keys and nesting.
+std::vector<json> Contexts() {
+  json rich = json::parse(R"({
+    "a": {"b": {"c": 1, "d": [10, 20, {"e": "deep"}]}, "n": null, "f": false},
+    "arr": [1, "two", null, [3], {"k": "v"}, true, false, 2.5],
+    "empty_arr": [], "empty_obj": {},
+    "n": 5, "neg": -3, "flt": 2.5, "whole": 4.0, "zero": 0, "negzero": -0.0,
+    "big": 1e300, "small": 1e-300,
+    "s": "str", "es": "", "uni": "é日本", "t": true, "f": false, "z": null,
+    "if": 1, "and": 2, "or": 3, "then": 4, "true": 5, "null": 6, "ctx": 7, "__loc__": 8,
+    "a b": 9, "é": 10, "": 11, "x\"y": 12, "long_key_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": 13,
+    "nested": [[1, 2], [3, [4, [5]]]],
+    "objs": [{"a": 1, "b": 2}, {"a": 1, "c": 0}, {"a": 2}, {}],
+    "tasks": [{"lastStatus": "STOPPED", "containers": [{"exitCode": 0}]}],
+    "steps": {"legal": {"comment": null, "approved": true}, "x": {"comment": "ok"}}
+  })");
+  rich[std::string("nul\0key", 7)] = "nul";
+  rich["bad_utf8"] =
+      "a\xFF"
+      "b";
+  rich["bad_utf8_tail"] = "x\xE2\x82";
+  rich["bad_utf8_mid"] =
+      "\xE2"
+      "A\x82";
+  rich["bad_obj"] = json::object({{"k\xC0\x80", 1}, {"k\xEF\xBF\xBD\xEF\xBF\xBD", 2}});
+  rich["bad_arr"] = json::array({"\xFF", "\xFE", "\xEF\xBF\xBD"});
+  rich["nan"] = NAN;
+  rich["nan_arr"] = json::array({NAN, 1});
+  rich["inf"] = INFINITY;
+  rich["u64"] = uint64_t{9007199254740992};  // 2^53: exact in a double
+  return {
+      json(nullptr),
+      json(true),
+      json(false),
+      json(0),
+      json(-1.5),
+      json("text"),
+      json::array({1, "a", nullptr}),
+      json::object(),
+      rich,
+  };
+}
+
+std::string Describe(const Result<json>& r) {
+  if (r.ok()) return "value " + r->dump(-1, ' ', false, json::error_handler_t::replace);
+  return "error [" + r.error().code + "] " + r.error().message + " | " + r.error().context;
+}
+
+int ExpectSameAsJqBatch(const std::vector<std::string>& sources, const std::vector<json>& contexts,
+                        const json* separate_ctx);
+
+// Compares `sources` evaluated natively and through jq on every context.
+// Every source must be accepted by Parse. Returns how many evaluations were
+// compared. (In batches: jq compiles a very large program slowly.)
+int ExpectSameAsJq(const std::vector<std::string>& sources, const std::vector<json>& contexts,
+                   const json* separate_ctx = nullptr) {
+  constexpr size_t kBatch = 400;
+  int compared = 0;
+  for (size_t start = 0; start < sources.size(); start += kBatch) {
+    const std::vector<std::string> batch(
+        sources.begin() + static_cast<std::ptrdiff_t>(start),
+        sources.begin() + static_cast<std::ptrdiff_t>(std::min(sources.size(), start + kBatch)));
+    compared += ExpectSameAsJqBatch(batch, contexts, separate_ctx);
+  }
+  return compared;
+}
+
+int ExpectSameAsJqBatch(const std::vector<std::string>& sources, const std::vector<json>& contexts,
+                        const json* separate_ctx) {
+  ExpressionSet native;
+  ExpressionSet jq(ExpressionSet::Options{.native = false});
+  for (const std::string& s : sources) {
+    EXPECT_TRUE(NativeExpression::Parse(s).has_value()) << "not native: " << s;
+    native.Add(s);
+    jq.Add(s);
+  }
+  EXPECT_THAT(native.Compile(), IsEmpty());
+  const std::vector<CompileIssue> issues = jq.Compile();
+  for (const CompileIssue& issue : issues) {
+    ADD_FAILURE() << "jq rejects " << sources[static_cast<size_t>(issue.index)] << ": "
+                  << issue.message;
+  }
+  EXPECT_EQ(native.jq_compile_count(), 0);
+  int compared = 0;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const int index = static_cast<int>(i);
+    for (const json& context : contexts) {
+      const Result<json> want =
+          separate_ctx ? jq.Evaluate(index, context, *separate_ctx) : jq.Evaluate(index, context);
+      const Result<json> got = separate_ctx ? native.Evaluate(index, context, *separate_ctx)
+                                            : native.Evaluate(index, context);
+      ++compared;
+      EXPECT_EQ(Describe(got), Describe(want))
+          << "expression: " << sources[i]
+          << "\ncontext: " << context.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+  }
+  return compared;
+}
+
+// ---- hand-picked cases ----
+
+TEST(NativeExpressionTest, PathsMatchJq) {
+  const std::vector<std::string> sources = {
+      ".",
+      " . ",
+      ".a",
+      ".a.b",
+      ".a.b.c",
+      ".a.b.c.d",
+      ".a.b.d[0]",
+      ".a.b.d[2].e",
+      ".a.b.d[-1]",
+      ".a.b.d[-3]",
+      ".a.b.d[-4]",
+      ".a.b.d[3]",
+      ".a.b.d[99999999999]",
+      ".a.b.d[4294967296]",
+      ".a.b.d[-4294967296]",
+      ".a.b.d[2147483647]",
+      ".a.b.d[-2147483648]",
+      ".a.b.d[1.5]",
+      ".a.b.d[1.0]",
+      ".a.b.d[-0]",
+      ".a.b.d[1e0]",
+      ".a.b.d[.5]",
+      ".a.b.d[ - 1 ]",
+      ".missing",
+      ".missing.deeper",
+      ".missing[0]",
+      ".missing[-1]",
+      ".z.y",
+      ".n.x",
+      ".n[0]",
+      ".s.x",
+      ".s[0]",
+      ".t.x",
+      ".f[0]",
+      ".arr.x",
+      ".arr[\"x\"]",
+      ".arr[1]",
+      ".arr[-1]",
+      ".a[0]",
+      ".[0]",
+      ".[-1]",
+      ".[\"a\"]",
+      ".[ \"a\" ] [ \"b\" ]",
+      ".\"a\"",
+      ". \"a\"",
+      ". .a",
+      ".a .b",
+      ".a.\"b\"",
+      ".a . \"b\"",
+      ".\"a b\"",
+      ".\"é\"",
+      ".\"\"",
+      ".[\"\"]",
+      ".\"x\\\"y\"",
+      ".if",
+      ".and",
+      ".or",
+      ".then",
+      ".true",
+      ".null",
+      ".ctx",
+      ".__loc__",
+      ".\"nul\\u0000key\"",
+      ".long_key_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+      ".n.long_key_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+      ".n.xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+      ".n.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+      ".n[\"a\\u0000b\"]",
+      ".n[\"é\"]",
+      ".n[\"a\\\"b\"]",
+      ".bad_utf8",
+      ".bad_utf8_tail",
+      ".bad_utf8_mid",
+      ".bad_obj",
+      ".bad_obj[\"k\\ufffd\\ufffd\"]",
+      ".bad_obj.\"k\\ufffd\"",
+      ".bad_arr",
+      ".nan",
+      ".nan_arr",
+      ".inf",
+      ".u64",
+      ".big",
+      ".small",
+      ".whole",
+      ".negzero",
+      ".zero",
+      ".flt",
+      ".uni",
+      ".nested[1][1][1][0]",
+      ".nested[1][1][1][0][0]",
+      ".tasks[0].lastStatus",
+      ".tasks[0].containers[0].exitCode",
+      "$ctx",
+      "$ctx.a.b",
+      "$ ctx.n",
+      "$ # comment\nctx.n",
+      "$ctx[0]",
+      "(.a)",
+      "(.a).b",
+      "((.a.b)).c",
+      "(.a.b)[\"d\"][1]",
+      ".a # a comment\n.b",
+      "# leading comment\n.a",
+      ".e",
+      ".e3x",
+      ".e_1",
+      ".E",
+      ".a\t.b\n",
+      "1 .a",
+      "\"x\" .a",
+      "true.a",
+      "null.a",
+      "null[0]",
+      "null[\"a\"]",
+      "false[-1]",
+      "-1 .a",
+      "1.5 .a",
+      "1. .a",
+      ".5 .a",
+  };
+  EXPECT_GT(ExpectSameAsJq(sources, Contexts()), 1000);
+}
+
+TEST(NativeExpressionTest, LiteralsMatchJq) {
+  const std::vector<std::string> sources = {
+      "0",
+      "1",
+      "-1",
+      "-0",
+      "- 0",
+      "1.0",
+      "1.5",
+      "1e3",
+      "1E3",
+      "1e+3",
+      "1e-3",
+      "1.e3",
+      "1.",
+      ".5",
+      "0.1",
+      "00012",
+      "1.25e2",
+      "100000000000000000000",
+      "9007199254740993",
+      "18446744073709551615",
+      "18446744073709551616",
+      "1e308",
+      "4.9e-324",
+      "123456789.123456789",
+      "-9223372036854775808",
+      "9223372036854775807",
+      "\"\"",
+      "\"a\"",
+      "\"a\\\"b\"",
+      "\"\\\\\"",
+      "\"\\/\"",
+      "\"\\b\\f\\n\\r\\t\"",
+      "\"\\u00e9\"",
+      "\"\\u00E9\"",
+      "\"\\ud83d\\ude00\"",
+      "\"\\u0000\"",
+      "\"é日本\"",
+      "\"tab\there\"",
+      "\"line\nbreak\"",
+      "\"# not a comment\"",
+      "true",
+      "false",
+      "null",
+      "(1)",
+      "((\"x\"))",
+      "( true )",
+  };
+  EXPECT_GT(ExpectSameAsJq(sources, {json(nullptr), json::object()}), 50);
+}
+
+TEST(NativeExpressionTest, ComparisonsAcrossTypesMatchJq) {
+  const std::vector<std::string> operands = {
+      "null",     "false",      "true",     "0",     "-1",         "1.5",
+      "1e3",      "-0",         "\"\"",     "\"a\"", "\"b\"",      "\"é\"",
+      ".arr",     ".empty_arr", ".nested",  ".a",    ".empty_obj", ".objs[0]",
+      ".objs[1]", ".objs[2]",   ".objs[3]", ".n",    ".s",         ".z",
+      ".missing", ".t",         ".f",       ".nan",  ".nan_arr",   ".bad_utf8",
+      ".bad_arr", ".bad_obj",   "$ctx.n",   ".uni",  ".inf",       ".big",
+  };
+  const std::vector<std::string> ops = {"==", "!=", "<", "<=", ">", ">="};
+  std::vector<std::string> sources;
+  for (const std::string& a : operands) {
+    for (const std::string& b : operands) {
+      for (const std::string& op : ops) sources.push_back(a + " " + op + " " + b);
+    }
+  }
+  // Both sides fail: jq evaluates the right operand first.
+  for (const std::string& op : ops) sources.push_back(".n.a " + op + " .s.b");
+  sources.push_back(".nan_arr == .nan_arr");
+  sources.push_back(".nan == .nan");
+  sources.push_back(". == $ctx");
+  sources.push_back(".a==.a");
+  sources.push_back(".a.b.c==1");
+  sources.push_back("1<=2");
+  sources.push_back(".a.b.c>=-1");
+  sources.push_back("-1==-1");
+  const json rich = Contexts()[8];
+  EXPECT_GT(ExpectSameAsJq(sources, {rich}), 7000);
+  // With $ctx apart from `.`.
+  EXPECT_GT(ExpectSameAsJq({". == $ctx", "$ctx.n == .n", "$ctx.a", "$ctx.nan_arr == .nan_arr"},
+                           {rich, json(5)}, &rich),
+            0);
+}
+
+TEST(NativeExpressionTest, LogicMatchesJq) {
+  const std::vector<std::string> sources = {
+      "true and true",
+      "true and false",
+      "1 and null",
+      "null and .n.x",
+      "false or .n.x",
+      "true or .n.x",
+      ".n.x and false",
+      ".n.x or true",
+      "0 and \"\"",
+      ".empty_arr and .empty_obj",
+      ".z or .f",
+      ".z or .f or .t",
+      ".t and .n and .s and .arr",
+      ".t and .n and .z and .n.x",
+      "1and 2",
+      "1or 2",
+      "(.t)and(.f)",
+      ".a.n or .a.f",
+      ".z // 1",
+      ".f // 2",
+      ".t // 3",
+      ".n // 4",
+      ".missing // \"none\"",
+      "null // false",
+      "false // null",
+      ".z // .f // .missing // 5",
+      ".z // .f // .missing",
+      ".n.x // 1",
+      ".z // .n.x",
+      ".t // .n.x",
+      ".steps.legal.comment // \"no comment\"",
+      ".steps.x.comment // \"no comment\"",
+      ".a // .b == 1",
+      ".z // .n == 5",
+      ".t or .f // 1",
+      "(.z // .f) // 7",
+      ".z//.f",
+      "(.a // 1).b",
+      "(.z // .a).b.c",
+      "(.z // .n).x",
+      ".z and .n == 5 or .t",
+      ".n == 5 and .s == \"str\"",
+      ".n == 5 and .s != \"str\" // 9",
+      ".tasks[0].lastStatus == \"STOPPED\"",
+      ".tasks[0].containers[0].exitCode != 0",
+      ".steps.legal.approved != true",
+      ".steps.lookUp.item.acknowledged != true and .z != null",
+      "(1 == 1) == true",
+      "(.n < 10) and (.n > 1)",
+      ".bad_utf8 // 1",
+      "(.nan_arr) and 1",
+  };
+  EXPECT_GT(ExpectSameAsJq(sources, Contexts()), 400);
+}
+
+TEST(NativeExpressionTest, ParseRejectsWhatIsNotInTheSubset) {
+  const std::vector<std::string> rejected = {
+      "",
+      " ",
+      "# only a comment",
+      ".a | .b",
+      ".a.b |",
+      ".[]",
+      ".a[]",
+      ".a?",
+      ".a.b?",
+      ".[0]?",
+      "$x",
+      "$ENV",
+      "$__loc__",
+      "$ctx::a",
+      "$",
+      "$ and",
+      ".a[1:2]",
+      ".a[:1]",
+      ".[.a]",
+      ".[\"a\" + \"b\"]",
+      ".[-\"a\"]",
+      ".[--1]",
+      "--1",
+      "-.a",
+      "- \"a\"",
+      "-(1)",
+      "-null",
+      "length",
+      "not",
+      "empty",
+      "error",
+      "nulls",
+      "true1",
+      "foo::bar",
+      "@base64",
+      "\"\\(.a)\"",
+      "\"a\\(1)b\"",
+      "\"\\a\"",
+      "\"\\u12\"",
+      "\"\\u12x4\"",
+      "\"\\ud800\"",
+      "\"\\udc00\"",
+      "\"\\ud800\\u0041\"",
+      "\"unterminated",
+      "\"a\\",
+      "\"\xFF\"",
+      "\"\xC0\x80\"",
+      std::string("\"a\0b\"", 5),
+      std::string(".a\0", 3),
+      ".a.b\r",
+      "\r.a",
+      "\f.a",
+      ".a,.b",
+      "[.a]",
+      "{a: 1}",
+      "{}",
+      "[]",
+      "(",
+      ")",
+      "(.a",
+      ".a)",
+      "((.a)",
+      ".a]",
+      "[",
+      ".a[",
+      ".a[0",
+      ".[0",
+      ".a.[0]",
+      ".a.",
+      ".a..b",
+      "..",
+      "..a",
+      ". .",
+      ".a.1",
+      ".a 1",
+      "1 2",
+      "\"a\" \"b\"",
+      ".a .b .",
+      "1 == 2 == 3",
+      "1 < 2 < 3",
+      "1 != 2 == 3",
+      ".a = 1",
+      ".a == = 1",
+      ".a === 1",
+      ".a |= 1",
+      ".a //= 1",
+      ".a -= 1",
+      ".a += 1",
+      ".a + 1",
+      ".a - 1",
+      ".a * 2",
+      ".a / 2",
+      ".a % 2",
+      "1 -1",
+      "!.a",
+      ".a ! 1",
+      ".a and",
+      "or .a",
+      ".a // ",
+      "// .a",
+      ".a and and .b",
+      "if . then 1 else 2 end",
+      "try .a",
+      ".a as $x | $x",
+      "reduce .[] as $x (0; .)",
+      "def f: 1; f",
+      "label $f | 1",
+      "1e",
+      "1.e",
+      "1e+",
+      "e",
+      "1a",
+      "1and",
+      "0x10",
+      "1e400",
+      "-1e400",
+      "1e-400",
+      "infinite",
+      "nan",
+      "true()",
+      "null(1)",
+      "?//",
+      ".a?//.b",
+      "__loc__",
+      ".a::b",
+      "@json \"x\"",
+      "\"a\" | .",
+      "`",
+      "'a'",
+      ".a;",
+      ";",
+      "1.5.a",
+      "1..a",
+      ".5.a",
+      "1.2.3",
+      "...",
+      "..5",
+      ".e3",
+      ".E5",
+      ".a.e3",
+      ".e+1",
+      ".e-1x",
+      ".a # a comment ends at \r\r",
+  };
+  for (const std::string& s : rejected) {
+    EXPECT_FALSE(NativeExpression::Parse(s).has_value()) << "accepted: " << s;
+  }
+  // Deep nesting goes to jq (it bounds the recursion).
+  EXPECT_FALSE(NativeExpression::Parse(std::string(1000, '(') + "1" + std::string(1000, ')')));
+  EXPECT_TRUE(NativeExpression::Parse(std::string(20, '(') + "1" + std::string(20, ')')));
+  // Long `and` chains are lists, not deep trees.
+  std::string chain = "true";
+  for (int i = 0; i < 5000; ++i) chain += " and true";
+  std::optional<NativeExpression> long_chain = NativeExpression::Parse(chain);
+  ASSERT_TRUE(long_chain.has_value());
+  EXPECT_EQ(*long_chain->Evaluate(json(nullptr), nullptr).value, json(true));
+}
+
+// ---- random expressions ----
+
+// Builds random expressions of the subset from the grammar, over paths that
+// exist in the rich context (and some that do not).
+class GrammarGenerator {
+ public:
+  explicit GrammarGenerator(uint32_t seed) : rng_(seed) {}
+
+  std::string Expression(int depth = 0) {
+    switch (Pick(depth < 3 ? 10 : 4)) {
+      case 0:
+      case 1:
+      case 2:
+        return Postfix(depth);
+      case 3:
+        return Space() + Postfix(depth) + Space() + Pick({"==", "!=", "<", "<=", ">", ">="}) +
+               Space() + Postfix(depth);
+      case 4:
+        return Expression(depth + 1) + " and " + Expression(depth + 1);
+      case 5:
+        return Expression(depth + 1) + " or " + Expression(depth + 1);
+      case 6:
+      case 7:
+        return Expression(depth + 1) + Space() + "//" + Space() + Expression(depth + 1);
+      case 8:
+        return "(" + Expression(depth + 1) + ")";
+      default:
+        return "(" + Expression(depth + 1) + ")" + Steps(2);
+    }
+  }
+
+ private:
+  size_t Pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  std::string Pick(std::initializer_list<const char*> items) {
+    return *(items.begin() + static_cast<std::ptrdiff_t>(Pick(items.size())));
+  }
+  std::string Space() { return Pick({"", " ", " ", "  ", "\t", "\n", " # c\n"}); }
+
+  std::string Postfix(int depth) {
+    switch (Pick(depth < 3 ? 9 : 8)) {
+      case 0:
+        return Pick({"null", "true", "false", "0", "1", "-1", "2.5", "1e3", "-0", "5", "4.0"});
+      case 1:
+        return Pick({"\"\"", "\"str\"", "\"STOPPED\"", "\"a\"", "\"é\"", "\"\\u00e9\"", "\"b\""});
+      case 2:
+        return "$ctx" + Steps(3);
+      case 3:
+        return Pick({".", ". ", ".[0]", ". [\"a\"]", ". \"s\"", ".\"a\"", "(.)"});
+      default:
+        return Steps(4, true);
+    }
+  }
+
+  // Up to `max` steps; `leading`: the first one starts the path from `.`.
+  std::string Steps(size_t max, bool leading = false) {
+    std::string out;
+    const size_t n = Pick(max + 1) + (leading ? 1 : 0);
+    for (size_t i = 0; i < n; ++i) {
+      switch (Pick(6)) {
+        case 0:
+        case 1:
+        case 2:
+          out +=
+              "." + Pick({"a",     "b",       "c",          "d",          "e",        "n",
+                          "s",     "arr",     "objs",       "tasks",      "nested",   "steps",
+                          "legal", "comment", "if",         "z",          "t",        "f",
+                          "x",     "k",       "lastStatus", "containers", "exitCode", "missing"});
+          break;
+        case 3:
+          out += (leading && i == 0 ? "." : "") +
+                 Pick({"[0]", "[1]", "[-1]", "[2]", "[-5]", "[7]", "[ 0 ]", "[1.5]"});
+          break;
+        case 4:
+          out += (leading && i == 0 ? "." : "") + Pick({"[\"a\"]", "[\"k\"]", "[\"b\"]"});
+          break;
+        default:
+          out += Pick({".\"a\"", ".\"a b\"", ". \"s\"", ".\"é\""});
+          break;
+      }
+    }
+    if (out.empty()) return leading ? "." : "";
+    return out;
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(NativeExpressionTest, RandomExpressionsMatchJq) {
+  GrammarGenerator gen(20240611);
+  std::vector<std::string> sources;
+  for (int i = 0; i < 3000; ++i) sources.push_back(gen.Expression());
+  const std::vector<json> all = Contexts();
+  EXPECT_GT(ExpectSameAsJq(sources, {all[0], all[3], all[6], all[8]}), 10000);
+}
+
+// Random token sequences, mostly not valid jq: whatever Parse accepts must
+// compile in jq and evaluate alike.
+TEST(NativeExpressionTest, RandomTokenSoupMatchesJq) {
+  static const char* const kTokens[] = {
+      ".",    ".a",    ".b",   ".if", ".and",  "$ctx",        "$",         "ctx", "1", "-",   "0",
+      "1.5",  ".5",    "1.",   "e3",  "\"a\"", "\"\\u00e9\"", "\"\\(1)\"", "(",   ")", "[",   "]",
+      "==",   "!=",    "<",    "<=",  ">",     ">=",          "=",         "//",  "/", "and", "or",
+      "true", "false", "null", "not", "|",     "?",           ",",         " ",   " ", " ",   "\n",
+      "#c\n", "\t",    ":",    "..",  "+",     "{",           "}",         "\r",  "e", "\"",
+  };
+  std::mt19937 rng(7);
+  std::vector<std::string> accepted;
+  int tried = 0;
+  while (accepted.size() < 2000 && tried < 2000000) {
+    ++tried;
+    std::string s;
+    const size_t n = 1 + rng() % 7;
+    for (size_t i = 0; i < n; ++i) s += kTokens[rng() % std::size(kTokens)];
+    if (NativeExpression::Parse(s)) accepted.push_back(s);
+  }
+  ASSERT_EQ(accepted.size(), 2000u) << "tried " << tried;
+  const std::vector<json> all = Contexts();
+  EXPECT_GT(ExpectSameAsJq(accepted, {all[0], all[4], all[8]}), 5000);
+}
+
+// ---- the set ----
+
+TEST(NativeExpressionTest, NativeOnlySetsNeverCompileJq) {
+  ExpressionSet set;
+  set.Add(".input.orderId");
+  set.Add(".tasks[0].lastStatus == \"STOPPED\"");
+  set.Add(".comment // \"none\"");
+  ASSERT_THAT(set.Compile(), IsEmpty());
+  EXPECT_EQ(set.jq_compile_count(), 0);
+  EXPECT_EQ(*set.Evaluate(0, json{{"input", {{"orderId", "o-1"}}}}), "o-1");
+  EXPECT_EQ(*set.Evaluate(2, json::object()), "none");
+  Result<json> failed = set.Evaluate(1, json{{"tasks", 3}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, kExpressionErrorCode);
+  EXPECT_EQ(failed.error().message, "Cannot index number with number");
+  EXPECT_EQ(failed.error().context, "evaluating `.tasks[0].lastStatus == \"STOPPED\"`");
+}
+
+TEST(NativeExpressionTest, TemplatesMixNativeAndJqParts) {
+  auto build = [](ExpressionSet& set, std::vector<TemplateProgram>& programs) {
+    for (std::string_view text :
+         {"id=${ .input.id }, n=${ .input.n | . * 2 }, none=${ .input.x }, obj=${ .input.obj }",
+          "${ .input.id } and ${ .input.id.x }", "${ .input.n | tostring } ${ .input.id.x }",
+          "${ .input.obj }", "plain"}) {
+      Result<Template> t = ParseTemplate(text);
+      EXPECT_TRUE(t.ok()) << text;
+      programs.push_back(set.AddTemplate(std::move(t).value()));
+    }
+    EXPECT_THAT(set.Compile(), IsEmpty());
+  };
+  ExpressionSet native;
+  ExpressionSet jq(ExpressionSet::Options{.native = false});
+  std::vector<TemplateProgram> native_programs, jq_programs;
+  build(native, native_programs);
+  build(jq, jq_programs);
+  EXPECT_EQ(native.jq_compile_count(), 1);
+  const json context = {{"input", {{"id", "x-1"}, {"obj", {{"k", "é"}}}, {"n", 2.5}}}};
+  for (size_t i = 0; i < native_programs.size(); ++i) {
+    EXPECT_EQ(Describe(native.Render(native_programs[i], context)),
+              Describe(jq.Render(jq_programs[i], context)))
+        << i;
+  }
+  EXPECT_EQ(*native.Render(native_programs[0], context),
+            "id=x-1, n=5, none=null, obj={\"k\":\"é\"}");
+}
+
+json Nested(int depth) {
+  json v = 1;
+  for (int i = 0; i < depth; ++i) v = json::array({std::move(v)});
+  return v;
+}
+
+// The intended differences: inputs are read only where the expression goes.
+TEST(NativeExpressionTest, InputsAreReadOnlyWhereTheExpressionGoes) {
+  ExpressionSet native;
+  ExpressionSet jq(ExpressionSet::Options{.native = false});
+  for (ExpressionSet* set : {&native, &jq}) {
+    set->Add(".ok");
+    set->Add(".deep");
+    set->Add(".deep == 1");
+    set->Add("$ctx.deep");
+    set->Add(".big");
+    ASSERT_THAT(set->Compile(), IsEmpty());
+  }
+  const json context = {{"ok", 1}, {"deep", Nested(kMaxValueDepth + 5)}, {"big", 9007199254740993}};
+  // Not reached: native succeeds where jq rejects the whole context.
+  EXPECT_EQ(*native.Evaluate(0, context), 1);
+  EXPECT_THAT(Describe(jq.Evaluate(0, context)), HasSubstr("context: value nested deeper"));
+  // Reached: the same error.
+  for (int i : {1, 2, 3}) {
+    EXPECT_EQ(Describe(native.Evaluate(i, context)), Describe(jq.Evaluate(i, context))) << i;
+  }
+  const json dot = {{"ok", 1}};
+  EXPECT_EQ(Describe(native.Evaluate(3, dot, context)), Describe(jq.Evaluate(3, dot, context)));
+  EXPECT_THAT(Describe(native.Evaluate(3, dot, context)), HasSubstr("$ctx: value nested deeper"));
+  // A deep value that stays within the limit is fine both ways.
+  const json shallow = {{"deep", Nested(kMaxValueDepth - 2)}};
+  EXPECT_EQ(Describe(native.Evaluate(1, shallow)), Describe(jq.Evaluate(1, shallow)));
+  // Integers beyond 2^53 come back exact natively (jq rounds them).
+  EXPECT_EQ(*native.Evaluate(4, json{{"big", 9007199254740993}}), 9007199254740993);
+  EXPECT_EQ(*jq.Evaluate(4, json{{"big", 9007199254740993}}), 9007199254740992);
+  // In a template of several parts the error does not quote the expression,
+  // as on the jq path.
+  Result<Template> t = ParseTemplate("ok=${ .ok } deep=${ .deep }");
+  ASSERT_TRUE(t.ok());
+  ExpressionSet native_t;
+  ExpressionSet jq_t(ExpressionSet::Options{.native = false});
+  const TemplateProgram native_p = native_t.AddTemplate(*t);
+  const TemplateProgram jq_p = jq_t.AddTemplate(*t);
+  ASSERT_THAT(native_t.Compile(), IsEmpty());
+  ASSERT_THAT(jq_t.Compile(), IsEmpty());
+  EXPECT_EQ(Describe(native_t.Render(native_p, context)), Describe(jq_t.Render(jq_p, context)));
+  EXPECT_EQ(native_t.Render(native_p, context).error().context, "");
+  // Binary values fail only when reached.
+  const json binary = {{"ok", 1}, {"deep", json::binary({1, 2})}};
+  EXPECT_EQ(*native.Evaluate(0, binary), 1);
+  EXPECT_EQ(Describe(native.Evaluate(1, binary)), Describe(jq.Evaluate(1, binary)));
+}
+
+TEST(NativeExpressionTest, ConcurrentEvaluations) {
+  ExpressionSet set;
+  set.Add(".input.n");
+  set.Add(".input.n >= 3 and .input.s == \"x\"");
+  ASSERT_THAT(set.Compile(), IsEmpty());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const json context = {{"input", {{"n", t}, {"s", "x"}}}};
+        if (*set.Evaluate(0, context) != t || *set.Evaluate(1, context) != (t >= 3)) ++failures;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(NativeExpressionTest, Utf8RepairIsJqs) {
+  EXPECT_EQ(ReplaceInvalidUtf8("abc"), std::nullopt);
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xFF"
+                               "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  // A sequence cut short by the end of the string is one bad character.
+  EXPECT_EQ(ReplaceInvalidUtf8("x\xE2\x82"), "x\xEF\xBF\xBD");
+  // Overlong and surrogate encodings are one bad character each.
+  EXPECT_EQ(ReplaceInvalidUtf8("\xE0\x80\x80"), "\xEF\xBF\xBD");
+  EXPECT_EQ(ReplaceInvalidUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD");
+  EXPECT_EQ(NumberFromJq(2.0), json(2));
+  EXPECT_TRUE(NumberFromJq(-0.0).is_number_float());
+  EXPECT_TRUE(NumberFromJq(NAN).is_null());
+}
+
+}  // namespace
+}  // namespace cairn::expr
