@@ -473,9 +473,13 @@ class ExpressionSet::Impl {
 
   int Add(std::string source) {
     assert(!compiled_);
+    natives_.push_back(options_.native ? NativeExpression::Parse(source) : std::nullopt);
+    if (!natives_.back()) ++jq_sources_;
     sources_.push_back(std::move(source));
     return static_cast<int>(sources_.size() - 1);
   }
+
+  bool needs_jq() const { return jq_sources_ > 0; }
 
   std::vector<CompileIssue> Compile();
   // `ctx`: the value of $ctx; null means `context` itself.
@@ -517,7 +521,8 @@ class ExpressionSet::Impl {
   std::vector<std::optional<std::string>> issues_;  // per expression, after Compile
   // Per expression, after Compile: set when it runs natively (immutable, so
   // read without mu_).
-  std::vector<std::optional<NativeExpression>> natives_;
+  std::vector<std::optional<NativeExpression>> natives_;  // parsed by Add
+  int jq_sources_ = 0;  // sources not in the native subset
   bool compiled_ = false;
   int compile_count_ = 0;
 
@@ -610,11 +615,9 @@ std::vector<CompileIssue> ExpressionSet::Impl::Compile() {
   assert(!compiled_);
   compiled_ = true;
   issues_.assign(sources_.size(), std::nullopt);
-  natives_.resize(sources_.size());
   std::vector<CompileIssue> issues;
   std::vector<int> members;
   for (size_t i = 0; i < sources_.size(); ++i) {
-    if (options_.native) natives_[i] = NativeExpression::Parse(sources_[i]);
     if (natives_[i]) continue;
     if (std::optional<Problem> p = PrecheckExpression(sources_[i])) {
       issues.push_back({static_cast<int>(i), std::move(p->message), p->offset});
@@ -811,6 +814,8 @@ const std::string& ExpressionSet::source(int index) const {
   assert(index >= 0 && static_cast<size_t>(index) < impl_->sources().size());
   return impl_->sources()[static_cast<size_t>(index)];
 }
+
+bool ExpressionSet::NeedsJq() const { return impl_->needs_jq(); }
 
 int ExpressionSet::jq_compile_count() const { return impl_->compile_count(); }
 

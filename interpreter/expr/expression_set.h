@@ -167,6 +167,11 @@ class ExpressionSet {
   // REQUIRES: 0 <= index < size().
   const std::string& source(int index) const;
 
+  // True when an expression added so far is outside the native subset, so
+  // Compile() will call jq_compile (~16 ms); false means Compile() is cheap
+  // (no thread worth starting for it).
+  bool NeedsJq() const;
+
   // How many times this set has called jq_compile (for tests): 0 when every
   // expression is native.
   int jq_compile_count() const;

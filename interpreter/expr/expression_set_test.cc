@@ -140,6 +140,7 @@ TEST(ExpressionSetTest, NativeExpressionsNeedNoCompile) {
   native_only.Add(".input.orderId");
   native_only.Add(".steps.x.comment // \"none\"");
   native_only.Add(".tasks[0].lastStatus == \"STOPPED\" and $ctx.n != null");
+  EXPECT_FALSE(native_only.NeedsJq());
   EXPECT_THAT(native_only.Compile(), IsEmpty());
   EXPECT_EQ(native_only.jq_compile_count(), 0);
   EXPECT_EQ(*native_only.Evaluate(1, json::object()), "none");
@@ -148,7 +149,9 @@ TEST(ExpressionSetTest, NativeExpressionsNeedNoCompile) {
   // is still reported.
   ExpressionSet mixed;
   mixed.Add(".input.orderId");
+  EXPECT_FALSE(mixed.NeedsJq());
   mixed.Add(".input.items | length");
+  EXPECT_TRUE(mixed.NeedsJq());
   mixed.Add(".input.orderId | nope");
   const std::vector<CompileIssue> issues = mixed.Compile();
   ASSERT_EQ(issues.size(), 1u);

@@ -439,8 +439,10 @@ void ExpressionChecks::Start() {
 
   // The one jq_compile (jq 1.6 spends ~16 ms binding its builtins) runs on
   // another thread while the caller runs the other checks; Finish() joins.
-  // Only that thread touches the set until then.
-  st.issues = std::async(std::launch::async, [set = st.set] { return set->Compile(); });
+  // Only that thread touches the set until then. Without jq, compiling is
+  // cheap and runs in Finish() (starting a thread would cost more).
+  const std::launch policy = set->NeedsJq() ? std::launch::async : std::launch::deferred;
+  st.issues = std::async(policy, [set = st.set] { return set->Compile(); });
 }
 
 void ExpressionChecks::Finish() {
