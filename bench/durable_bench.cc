@@ -11,7 +11,7 @@
 //      one-fsync-per-step rate.
 //
 // Usage: durable_bench [--dir DIR] [--steps N] [--executions N] [--threads N]
-//                      [--part 1|2|3]
+//                      [--part 1|2|3] [--page-size BYTES]
 // DIR (default: the current directory) must be on the disk to measure.
 #include <fcntl.h>
 #include <time.h>
@@ -147,6 +147,7 @@ int Main(int argc, char** argv) {
   int executions = 1000;
   int threads = 64;
   int only = 0;  // --part N runs only part N (profiling)
+  backend::local::SqliteStoreOptions store_options;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--dir") dir = argv[i + 1];
@@ -154,9 +155,11 @@ int Main(int argc, char** argv) {
     if (a == "--executions") executions = std::atoi(argv[i + 1]);
     if (a == "--threads") threads = std::atoi(argv[i + 1]);
     if (a == "--part") only = std::atoi(argv[i + 1]);
+    if (a == "--page-size") store_options.page_size = std::atoi(argv[i + 1]);
   }
   std::filesystem::create_directories(dir);
-  std::printf("durable_bench (dir %s)\n\n", dir.c_str());
+  std::printf("durable_bench (dir %s, page size of new stores %d)\n\n", dir.c_str(),
+              store_options.page_size);
 
   // 1. Service CPU per step, in memory: executions of 100 steps (a long
   // execution would mostly measure its own memory growth).
@@ -188,7 +191,7 @@ int Main(int argc, char** argv) {
     auto floor1 = FsyncFloor(dir, 200);
     const std::string path = dir + "/durable_bench_seq.db";
     RemoveStore(path);
-    auto store = SqliteStore::Open(path);
+    auto store = SqliteStore::Open(path, store_options);
     if (!store.ok()) {
       std::fprintf(stderr, "%s\n", store.error().ToString().c_str());
       return 1;
@@ -212,10 +215,13 @@ int Main(int argc, char** argv) {
     std::printf("2. sequential durable steps, SqliteStore (WAL, synchronous=FULL), %d steps:\n",
                 seq_steps);
     std::printf("   step (checkpoint START+SUCCEED, durable) median %.0f us, p90 %.0f us, "
-                "mean %.0f us; %.2f transactions per step\n",
+                "p99 %.0f us, mean %.0f us; %.2f transactions and %.0f WAL bytes per step, "
+                "%lld checkpoints\n",
                 step_med * 1e6, Percentile(invoker.latencies(), 0.9) * 1e6,
-                wall / seq_steps * 1e6,
-                static_cast<double>(after.transactions - before.transactions) / seq_steps);
+                Percentile(invoker.latencies(), 0.99) * 1e6, wall / seq_steps * 1e6,
+                static_cast<double>(after.transactions - before.transactions) / seq_steps,
+                static_cast<double>(after.wal_bytes - before.wal_bytes) / seq_steps,
+                static_cast<long long>(after.checkpoints - before.checkpoints));
     std::printf("   floor (write 200 B + fdatasync, same dir) median %.0f us, p90 %.0f us\n",
                 floor_med * 1e6, Percentile(floor, 0.9) * 1e6);
     std::printf("   ratio %.2fx the floor (target <= 1.30x): %s\n\n", ratio,
@@ -228,7 +234,7 @@ int Main(int argc, char** argv) {
   if (only == 0 || only == 3) {
     const std::string path = dir + "/durable_bench_tput.db";
     RemoveStore(path);
-    auto store = SqliteStore::Open(path);
+    auto store = SqliteStore::Open(path, store_options);
     if (!store.ok()) return 1;
     constexpr int kStepsPerExecution = 3;
     StepLoopInvoker invoker(kStepsPerExecution);
@@ -272,9 +278,14 @@ int Main(int argc, char** argv) {
     std::printf("   %.0f steps/s (%.0f executions/s; %.2f s wall, %.2f s CPU, %.1f us CPU per "
                 "step incl. ends); starting them took %.2f s\n",
                 rate, executions / wall, wall, cpu, cpu / static_cast<double>(want) * 1e6, start_s);
-    std::printf("   %lld batches in %lld transactions (%.1f per fsync)\n",
+    std::printf("   %lld batches in %lld transactions (%.1f per fsync), %.0f WAL bytes per "
+                "batch, %lld checkpoints\n",
                 static_cast<long long>(batches), static_cast<long long>(txns),
-                txns ? static_cast<double>(batches) / static_cast<double>(txns) : 0.0);
+                txns ? static_cast<double>(batches) / static_cast<double>(txns) : 0.0,
+                batches ? static_cast<double>(after.wal_bytes - before.wal_bytes) /
+                              static_cast<double>(batches)
+                        : 0.0,
+                static_cast<long long>(after.checkpoints - before.checkpoints));
     std::printf("   floor: one fdatasync per step would allow %.0f steps/s\n", floor_rate);
     std::printf("   target >= 5000 steps/s on 2 cores: %s\n", rate >= 5000 ? "MET" : "NOT MET");
     store->reset();

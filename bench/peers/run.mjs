@@ -185,7 +185,7 @@ async function startCairn({ fsyncOff }) {
   const entry = fsyncOff ? startProcess(name, "eatmydata", [opts.cairn, ...args]) : startProcess(name, opts.cairn, args);
   const endpoint = `http://127.0.0.1:${port}`;
   await waitHttp(`${endpoint}/2025-12-01/functions/three-steps/durable-executions`, name, entry);
-  return { settings: { endpoint, pollMs: 0 }, stop: () => stopProcess(entry) };
+  return { settings: { endpoint }, stop: () => stopProcess(entry) };
 }
 
 // A workflow of n durable steps in a row (workload a): the same step as in
@@ -323,7 +323,7 @@ async function measure(system) {
 
 const NOTES = [
   "cairn: `cairn serve` on 127.0.0.1; a step is a `group` holding a `set` (one CONTEXT operation checkpointed before the next step, no I/O); " +
-    "start = POST /cairn/v1/workflows/{name}/executions, completion = GetDurableExecution polled back to back (cairn has no blocking wait); fsync off = the same under eatmydata.",
+    "start = POST /cairn/v1/workflows/{name}/executions?wait=300, whose reply comes when the execution has ended (callback: GetDurableExecution?wait=300); fsync off = the same under eatmydata.",
   "DBOS: in-process library; DBOS.startWorkflow + handle.getResult(); a step is DBOS.runStep; callback = DBOS.recv in the workflow, DBOSClient.send from outside.",
   "Restate: restate-server + an SDK endpoint; started through the ingress with a request that returns the result; a step is ctx.run; callback = a workflow's durable promise resolved by a request.",
   "AWS: LocalDurableTestRunner (checkpoints in a worker thread, in memory); a step is ctx.step; times end when the handler returns (run() adds a fixed 100 ms pause at the end).",

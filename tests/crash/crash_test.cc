@@ -614,6 +614,14 @@ class CrashTest : public ::testing::Test {
         why = "copy: " + ec.message();
         continue;
       }
+      // The execution commands run in cairn-engine, found beside cairn.
+      const fs::path engine = fs::path(built_).parent_path() / "cairn-engine";
+      if (fs::exists(engine, ec) &&
+          !fs::copy_file(engine, dir + "/bin/cairn-engine", fs::copy_options::overwrite_existing,
+                         ec)) {
+        why = "copy: " + ec.message();
+        continue;
+      }
       if (fs::file_size(built_, ec) != size || fs::last_write_time(built_, ec) != mtime || ec) {
         why = "it changed while it was copied (a build is relinking it)";
         continue;

@@ -149,6 +149,46 @@ TEST(ConformanceMatcherTest, RejectsMismatches) {
   EXPECT_EQ(m.Substitute(json("a${V}b")), json("av1b"));
 }
 
+// The store keeps events as HistoryEventText writes them: the same bytes as
+// the JSON tree's dump (key order, escapes, timestamps, non-ASCII text).
+TEST(HistoryEventTextTest, SameBytesAsTheJsonDump) {
+  std::vector<HistoryEvent> events;
+  HistoryEvent a;
+  a.event_id = 7;
+  a.event_type = "StepSucceeded";
+  a.timestamp = 1'764'000'000'123;
+  a.id = "c4ca4238a0b92382";
+  a.name = "say \"hi\"\n\t\\ \x01\x1f\x7f";
+  a.parent_id = "p";
+  a.sub_type = "Step";
+  a.details = {{"Result", {{"Payload", "{\"x\":[1,2.5,\"\u00e9\"]}"}}},
+               {"RetryDetails", {{"CurrentAttempt", 1}}}};
+  events.push_back(a);
+  HistoryEvent b;
+  b.event_id = 1;
+  b.event_type = "InvocationCompleted";
+  b.timestamp = 1'764'000'000'000;
+  b.details = {{"RequestId", "r"}, {"StartTimestamp", 1.5}};
+  events.push_back(b);
+  HistoryEvent c = a;
+  c.event_type = "CallbackStarted";
+  c.name = "caf\xc3\xa9 \xe2\x9c\x93";  // UTF-8
+  c.sub_type.reset();
+  c.parent_id.reset();
+  c.details = json::object();
+  events.push_back(c);
+  HistoryEvent d;
+  d.event_type = "ExecutionStarted";
+  d.event_id = 1;
+  d.timestamp = -1500;
+  d.id = "";
+  d.name = "n";
+  events.push_back(d);
+  for (const auto& e : events) {
+    EXPECT_EQ(HistoryEventText(e), HistoryEventToJson(e, true).dump()) << e.event_type;
+  }
+}
+
 #define LOAD_OR_SKIP(path) \
   if (!Load(path)) GTEST_SKIP() << "conformance suite not found at " << ConformanceDir()
 

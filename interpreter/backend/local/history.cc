@@ -1,5 +1,8 @@
 #include "backend/local/history.h"
 
+#include <algorithm>
+#include <array>
+#include <string_view>
 #include <utility>
 
 namespace cairn::backend::local {
@@ -45,6 +48,123 @@ json HistoryEventToJson(const HistoryEvent& e, bool include_execution_data) {
   j[e.event_type + "Details"] = e.details;
   if (!include_execution_data) StripExecutionData(j);
   return j;
+}
+
+namespace {
+
+// Appends `s` as a JSON string, escaped as nlohmann::json::dump() escapes
+// it. Text with bytes over 0x7F goes through nlohmann (its UTF-8 checks).
+void AppendJsonString(std::string& out, std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) {
+      out += json(std::string(s)).dump();
+      return;
+    }
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::string HistoryEventText(const HistoryEvent& e) {
+  // nlohmann::json objects keep their keys sorted: write them in that order.
+  enum Field { kEventId, kEventTimestamp, kEventType, kSubType, kId, kName, kParentId, kDetails };
+  const std::string details_key = e.event_type + "Details";
+  struct Key {
+    std::string_view name;
+    Field field;
+  };
+  std::array<Key, 8> keys;
+  size_t n = 0;
+  keys[n++] = {"EventId", kEventId};
+  keys[n++] = {"EventTimestamp", kEventTimestamp};
+  keys[n++] = {"EventType", kEventType};
+  if (e.sub_type) keys[n++] = {"SubType", kSubType};
+  if (e.id) keys[n++] = {"Id", kId};
+  if (e.name) keys[n++] = {"Name", kName};
+  if (e.parent_id) keys[n++] = {"ParentId", kParentId};
+  // A details key equal to another key replaces it, as in HistoryEventToJson.
+  bool replaced = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (keys[i].name == details_key) {
+      keys[i].field = kDetails;
+      replaced = true;
+    }
+  }
+  if (!replaced) keys[n++] = {details_key, kDetails};
+  std::sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n),
+            [](const Key& a, const Key& b) { return a.name < b.name; });
+  std::string out;
+  out.reserve(256);
+  out.push_back('{');
+  for (size_t i = 0; i < n; ++i) {
+    if (i) out.push_back(',');
+    AppendJsonString(out, keys[i].name);
+    out.push_back(':');
+    switch (keys[i].field) {
+      case kEventId:
+        out += std::to_string(e.event_id);
+        break;
+      case kEventTimestamp:
+        out += protocol::TimestampToJson(e.timestamp).dump();
+        break;
+      case kEventType:
+        AppendJsonString(out, e.event_type);
+        break;
+      case kSubType:
+        AppendJsonString(out, *e.sub_type);
+        break;
+      case kId:
+        AppendJsonString(out, *e.id);
+        break;
+      case kName:
+        AppendJsonString(out, *e.name);
+        break;
+      case kParentId:
+        AppendJsonString(out, *e.parent_id);
+        break;
+      case kDetails:
+        out += e.details.dump();
+        break;
+    }
+  }
+  out.push_back('}');
+  return out;
 }
 
 Result<HistoryEvent> HistoryEventFromJson(const json& j) {

@@ -34,6 +34,9 @@ struct HistoryEvent {
 // objects stay, as the model requires them).
 nlohmann::json HistoryEventToJson(const HistoryEvent& event, bool include_execution_data);
 Result<HistoryEvent> HistoryEventFromJson(const nlohmann::json& j);
+// HistoryEventToJson(event, true).dump(), byte for byte, written directly
+// (no JSON tree for the event's own fields): what the store keeps.
+std::string HistoryEventText(const HistoryEvent& event);
 // Removes execution data from an event in JSON form (see HistoryEventToJson).
 void StripExecutionData(nlohmann::json& event);
 

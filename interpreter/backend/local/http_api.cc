@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -100,6 +101,22 @@ Result<size_t> MaxItems(const httplib::Request& req, size_t fallback) {
   return n;
 }
 
+// The longest `wait` accepted (seconds).
+constexpr double kMaxWaitSeconds = 300;
+
+// cairn's `wait` query parameter: seconds (a decimal number, 0..300) to
+// wait for the execution to end. Absent = 0.
+Result<std::chrono::milliseconds> WaitParam(const httplib::Request& req) {
+  if (!req.has_param("wait")) return std::chrono::milliseconds(0);
+  const std::string v = req.get_param_value("wait");
+  const json j = json::parse(v, nullptr, false);
+  if (v.empty() || v.size() > 12 || !j.is_number() || j.get<double>() < 0 ||
+      j.get<double>() > kMaxWaitSeconds) {
+    return InvalidRequestError("wait must be a number of seconds from 0 to 300");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(j.get<double>() * 1000));
+}
+
 Result<std::optional<ErrorObject>> ErrorBody(const std::string& body) {
   if (body.empty()) return std::optional<ErrorObject>();
   json j = json::parse(body, nullptr, false);
@@ -180,7 +197,7 @@ struct HttpApi::Impl {
         return ReplyError(res,
                           {400, "InvalidParameterValueException", "malformed DurableExecutionArn"});
       }
-      if (op.empty() && get) return GetExecution(*arn, res);
+      if (op.empty() && get) return GetExecution(*arn, req, res);
       if (op == "history" && get) return GetHistory(*arn, req, res);
       if (op == "stop" && post) return Stop(*arn, req, res);
       if (op == "checkpoint" && post) return Checkpoint(*arn, req, res);
@@ -215,8 +232,12 @@ struct HttpApi::Impl {
                      "no operation for " + req.method + " " + path.substr(0, 200)});
   }
 
-  void GetExecution(const std::string& arn, httplib::Response& res) {
-    auto r = service.GetExecution(arn);
+  // GetDurableExecution; with cairn's `wait=SECONDS`, once the execution
+  // has ended or the wait has passed.
+  void GetExecution(const std::string& arn, const httplib::Request& req, httplib::Response& res) {
+    auto wait = WaitParam(req);
+    if (!wait.ok()) return ReplyError(res, FromError(wait.error()));
+    auto r = wait->count() > 0 ? service.WaitForExecution(arn, *wait) : service.GetExecution(arn);
     if (!r.ok()) return ReplyError(res, FromError(r.error()));
     json j = ExecutionSummary(*r, service);
     j["InputPayload"] = r->input;
@@ -309,7 +330,11 @@ struct HttpApi::Impl {
     Reply(res, 200, j);
   }
 
+  // cairn's start; with `wait=SECONDS`, replies once the execution has
+  // ended (or the wait has passed), with its Status and Result or Error.
   void Start(const std::string& workflow, const httplib::Request& req, httplib::Response& res) {
+    auto wait = WaitParam(req);
+    if (!wait.ok()) return ReplyError(res, FromError(wait.error()));
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       return ReplyError(
@@ -332,10 +357,19 @@ struct HttpApi::Impl {
     }
     auto started = service.StartExecution(s);
     if (!started.ok()) return ReplyError(res, FromError(started.error()));
-    Reply(res, started->already_existed ? 200 : 201,
-          {{"DurableExecutionArn", started->arn},
-           {"DurableExecutionName", started->name},
-           {"AlreadyStarted", started->already_existed}});
+    json reply = {{"DurableExecutionArn", started->arn},
+                  {"DurableExecutionName", started->name},
+                  {"AlreadyStarted", started->already_existed}};
+    if (wait->count() > 0) {
+      auto r = service.WaitForExecution(started->arn, *wait);
+      if (!r.ok()) return ReplyError(res, FromError(r.error()));
+      reply["Status"] = protocol::ToString(r->progress.status);
+      if (r->progress.end_timestamp)
+        reply["EndTimestamp"] = protocol::TimestampToJson(*r->progress.end_timestamp);
+      if (r->progress.result) reply["Result"] = *r->progress.result;
+      if (r->progress.error) reply["Error"] = protocol::ToJson(*r->progress.error);
+    }
+    Reply(res, started->already_existed ? 200 : 201, reply);
   }
 };
 

@@ -16,6 +16,12 @@
 //   /cairn/v1/workflows/{name}/executions                            cairn's start:
 //   {"DurableExecutionName"?, "Input"?, "ExecutionTimeout"?}
 //
+// cairn's `wait=SECONDS` query parameter (0..300, decimals allowed) on the
+// start and on GetDurableExecution holds the reply until the execution has
+// ended or the time has passed (the start's reply then also carries Status,
+// EndTimestamp and Result or Error). The request keeps its thread while it
+// waits.
+//
 // Path parameters are URL-decoded ({arn} may also arrive with its slashes
 // unencoded). Errors have AWS's restJson1 shape: status code, header
 // X-Amzn-ErrorType: <Exception> and body {"Type": "User"|"Service",

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include "backend/local/memory_store.h"
 #include "backend/local/testing/mini_sdk.h"
 
@@ -204,6 +208,85 @@ TEST_F(HttpApiTest, StartEndpointAndConflicts) {
   auto too_long = client_->Get("/" + std::string(9000, 'a'));
   ASSERT_TRUE(too_long);
   EXPECT_GE(too_long->status, 400);
+}
+
+// cairn's `wait` parameter: the reply waits for the execution's end, woken by
+// the commit that ends it; a wait that runs out replies RUNNING.
+TEST_F(HttpApiTest, WaitForTheEndOnGetAndStart) {
+  using std::chrono::steady_clock;
+  std::string arn = StartAndSuspend();
+  const std::string get_path = "/2025-12-01/durable-executions/" + Encode(arn);
+
+  // Runs out: RUNNING, after about the time asked for.
+  auto t0 = steady_clock::now();
+  auto short_wait = client_->Get(get_path + "?wait=0.2");
+  ASSERT_TRUE(short_wait);
+  ASSERT_EQ(short_wait->status, 200) << short_wait->body;
+  EXPECT_EQ(json::parse(short_wait->body)["Status"], "RUNNING");
+  EXPECT_GE(steady_clock::now() - t0, std::chrono::milliseconds(190));
+
+  // Ends while the request waits: the reply comes with the end, not the 30 s.
+  const int port = api_->port();
+  auto waiting = std::async(std::launch::async, [&] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    auto r = c.Get(get_path + "?wait=30");
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(waiting.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the request must wait while the execution runs";
+  t0 = steady_clock::now();
+  ASSERT_TRUE(service_->SendCallbackSuccess(callback_id_, "\"done\"").ok());
+  ASSERT_TRUE(service_->RunUntilIdle().ok());
+  auto [status, body] = waiting.get();
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(10));
+  ASSERT_EQ(status, 200) << body;
+  json j = json::parse(body);
+  EXPECT_EQ(j["Status"], "SUCCEEDED");
+  EXPECT_EQ(j["Result"], "\"done\"");
+
+  // An ended execution replies at once.
+  t0 = steady_clock::now();
+  auto done = client_->Get(get_path + "?wait=30");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(json::parse(done->body)["Status"], "SUCCEEDED");
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
+
+  // Bad values and unknown executions.
+  for (const char* bad : {"abc", "-1", "301", "", "1e9"}) {
+    ExpectError(client_->Get(get_path + "?wait=" + bad), 400, "InvalidParameterValueException");
+  }
+  ExpectError(client_->Get("/2025-12-01/durable-executions/nope?wait=1"), 404,
+              "ResourceNotFoundException");
+  ExpectError(client_->Post("/cairn/v1/workflows/wf/executions?wait=x", "{}", "application/json"),
+              400, "InvalidParameterValueException");
+
+  // The start with `wait` replies with the end: Status and Result.
+  callback_id_.clear();
+  auto started = std::async(std::launch::async, [&] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    auto r = c.Post("/cairn/v1/workflows/wf/executions?wait=30",
+                    R"({"DurableExecutionName":"n2","Input":{"x":2}})", "application/json");
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  });
+  for (int i = 0; i < 500 && callback_id_.empty(); ++i) {
+    ASSERT_TRUE(service_->RunUntilIdle().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(callback_id_.empty());
+  EXPECT_EQ(started.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  ASSERT_TRUE(service_->SendCallbackSuccess(callback_id_, "7").ok());
+  ASSERT_TRUE(service_->RunUntilIdle().ok());
+  auto [start_status, start_body] = started.get();
+  ASSERT_EQ(start_status, 201) << start_body;
+  json s = json::parse(start_body);
+  EXPECT_EQ(s["Status"], "SUCCEEDED");
+  EXPECT_EQ(s["Result"], "7");
+  EXPECT_EQ(s["DurableExecutionName"], "n2");
+  EXPECT_FALSE(s["AlreadyStarted"].get<bool>());
+  EXPECT_TRUE(s["EndTimestamp"].is_number());
 }
 
 TEST_F(HttpApiTest, CheckpointAndStateOverHttp) {

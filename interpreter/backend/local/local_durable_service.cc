@@ -99,7 +99,10 @@ struct LocalDurableService::LiveExecution {
   // Removed from live_: holders must look the execution up again.
   bool evicted = false;
   ExecutionRecord record;
-  std::vector<Operation> ops;  // creation order; the EXECUTION operation is not here
+  // Creation order; the EXECUTION operation is not here. A deque: appending
+  // never moves the operations already held (nor invalidates pointers to
+  // them), which a vector's regrowth did on every doubling.
+  std::deque<Operation> ops;
   std::unordered_map<std::string, size_t> index;
   // Operations changed since the last state delivered to the invocation.
   std::vector<std::string> dirty;
@@ -111,6 +114,9 @@ struct LocalDurableService::LiveExecution {
   std::string request_id;
   Timestamp invocation_start = 0;
   bool woken = false;  // something completed during the invocation
+  // The invocation's InvocationCompleted is recorded already: it ended the
+  // execution with an EXECUTION update, whose commit recorded both.
+  bool invocation_recorded = false;
 
   // The last successful checkpoint, for idempotent retries by ClientToken.
   std::optional<std::string> last_client_token;
@@ -198,7 +204,6 @@ Status LocalDurableService::Load(LiveExecution& x, const std::string& arn, bool&
   x.record = std::move(**record);
   auto ops = store_.GetOperations(arn);
   if (!ops.ok()) return ops.error();
-  x.ops.reserve(ops->size());
   for (auto& r : *ops) {
     x.index[r.operation.id] = x.ops.size();
     x.ops.push_back(std::move(r.operation));
@@ -302,7 +307,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   progress.next_event_id = x.record.progress.next_event_id;
   for (auto& e : m.events) {
     e.event_id = progress.next_event_id++;
-    batch.events.push_back({x.record.arn, e.event_id, HistoryEventToJson(e, true).dump()});
+    batch.events.push_back({x.record.arn, e.event_id, HistoryEventText(e)});
   }
   // The operations are moved through the batch into the cache: no copies of
   // their payloads beyond the store's own.
@@ -323,7 +328,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   for (const auto& child : m.new_executions) {
     HistoryEvent started = ExecutionStartedEvent(child);
     started.event_id = 1;
-    batch.events.push_back({child.arn, 1, HistoryEventToJson(started, true).dump()});
+    batch.events.push_back({child.arn, 1, HistoryEventText(started)});
     child_timers.push_back({{child.arn, "", TimerKind::kExecutionTimeout},
                             child.start_timestamp + child.execution_timeout_seconds * 1000});
     batch.timers_set.push_back(child_timers.back());
@@ -360,7 +365,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
         parent_m.progress.invoke_requested = true;
         HistoryEvent ev = *t.event;
         ev.event_id = parent_m.progress.next_event_id++;
-        batch.events.push_back({px.record.arn, ev.event_id, HistoryEventToJson(ev, true).dump()});
+        batch.events.push_back({px.record.arn, ev.event_id, HistoryEventText(ev)});
         parent_seq = static_cast<int64_t>(px.index.at(op->id));
         batch.operations.push_back({px.record.arn, parent_seq, t.operation});
         batch.progress.emplace_back(px.record.arn, parent_m.progress);
@@ -415,6 +420,12 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
       }
     }
     if (parent && !parent->exec->in_flight) MarkRunnableLocked(parent->exec->record.arn);
+    if (ends && !end_waiters_.empty()) {
+      if (auto it = end_waiters_.find(x.record.arn); it != end_waiters_.end()) {
+        it->second->ended = true;
+        it->second->cv.notify_all();
+      }
+    }
   }
   if (!x.running() && !x.in_flight && !x.evicted) Evict(x);
   return {};
@@ -481,7 +492,7 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   WriteBatch batch;
   HistoryEvent started = ExecutionStartedEvent(r);
   started.event_id = 1;
-  batch.events.push_back({r.arn, 1, HistoryEventToJson(started, true).dump()});
+  batch.events.push_back({r.arn, 1, HistoryEventText(started)});
   TimerRecord deadline{{r.arn, "", TimerKind::kExecutionTimeout}, now + timeout * 1000};
   batch.timers_set.push_back(deadline);
   batch.new_executions.push_back(r);
@@ -499,6 +510,34 @@ Result<ExecutionRecord> LocalDurableService::GetExecution(const std::string& arn
   if (!r.ok()) return Retryable(r.error());
   if (!r->has_value()) return NotFound(arn);
   return std::move(**r);
+}
+
+Result<ExecutionRecord> LocalDurableService::WaitForExecution(const std::string& arn,
+                                                              std::chrono::milliseconds timeout) {
+  std::shared_ptr<EndWaiters> w;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = end_waiters_[arn];
+    if (!slot) slot = std::make_shared<EndWaiters>();
+    w = slot;
+    ++w->count;
+  }
+  // Registered before reading: an end committed from here on sets `ended`.
+  auto r = GetExecution(arn);
+  if (r.ok() && r->progress.status == ExecutionStatus::kRunning && timeout.count() > 0) {
+    bool ended = false;
+    {
+      std::unique_lock lock(mu_);
+      ended = w->cv.wait_for(lock, timeout, [&] { return w->ended; });
+    }
+    if (ended) r = GetExecution(arn);
+  }
+  std::lock_guard lock(mu_);
+  if (--w->count == 0) {
+    auto it = end_waiters_.find(arn);
+    if (it != end_waiters_.end() && it->second == w) end_waiters_.erase(it);
+  }
+  return r;
 }
 
 Result<ExecutionPage> LocalDurableService::ListExecutions(const ListExecutionsRequest& request) {
@@ -765,14 +804,22 @@ Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& ar
       m.new_executions.push_back(child);
     }
     if (plan->execution_end) {
-      // The planner recorded the terminal event.
+      // The planner recorded the terminal event, last. The invocation ends
+      // here too (nothing it does afterwards can change the execution), so
+      // its InvocationCompleted goes into this commit, before the terminal
+      // event — the history of an execution that ends by returning — and
+      // the invocation's return writes nothing: one commit fewer.
+      m.events.insert(m.events.end() - 1, InvocationCompletedEvent(x.invocation_start, now,
+                                                                   x.request_id, std::nullopt));
       m.progress.status = plan->execution_end->status;
       m.progress.result = plan->execution_end->result;
       m.progress.error = plan->execution_end->error;
       m.progress.end_timestamp = now;
       m.progress.invoke_requested = false;
     }
+    const bool ends = plan->execution_end.has_value();
     if (Status st = Commit(x, std::move(m)); !st.ok()) return st.error();
+    if (ends) x.invocation_recorded = true;
   }
   CheckpointResponse response;
   if (x.running()) {
@@ -961,6 +1008,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
     LiveExecution& x = *locked->exec;
     x.in_flight = true;
     x.woken = false;
+    x.invocation_recorded = false;
     x.token = NewCheckpointToken();
     x.request_id = NewUuid();
     x.invocation_start = clock_.NowMillis();
@@ -989,6 +1037,11 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
   x.in_flight = false;
   x.token.clear();
   x.last_response.reset();
+  if (x.invocation_recorded && !x.running()) {
+    // Ended by its last checkpoint, which recorded the invocation's end.
+    if (!x.evicted) Evict(x);
+    return {};
+  }
   const Timestamp now = clock_.NowMillis();
   Mutation m;
   m.progress = x.record.progress;

@@ -28,6 +28,7 @@
 // from inside Invoker::Invoke.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -137,7 +138,7 @@ struct IdleOptions {
 
 struct ServeOptions {
   // Invocations run concurrently on this many threads.
-  int invoke_threads = 4;
+  int invoke_threads = 16;
 };
 
 class LocalDurableService final : public CheckpointClient {
@@ -163,6 +164,12 @@ class LocalDurableService final : public CheckpointClient {
 
   // GetDurableExecution. Errors: kNotFoundError, kRetryableError.
   Result<ExecutionRecord> GetExecution(const std::string& arn);
+  // GetExecution once the execution has ended (its end durable), or once
+  // `timeout` has passed (then it is still RUNNING). Blocks the calling
+  // thread; woken by the commit that ends the execution, not by polling.
+  // Errors: kNotFoundError, kRetryableError.
+  Result<ExecutionRecord> WaitForExecution(const std::string& arn,
+                                           std::chrono::milliseconds timeout);
   // ListDurableExecutionsByFunction. Errors: kInvalidRequestError (bad
   // marker), kRetryableError.
   Result<ExecutionPage> ListExecutions(const ListExecutionsRequest& request);
@@ -284,6 +291,13 @@ class LocalDurableService final : public CheckpointClient {
   bool serving_ = false;
   bool stopping_ = false;
   int64_t wake_generation_ = 0;
+  // Callers of WaitForExecution, by ARN.
+  struct EndWaiters {
+    std::condition_variable cv;
+    int count = 0;
+    bool ended = false;
+  };
+  std::unordered_map<std::string, std::shared_ptr<EndWaiters>> end_waiters_;
   std::condition_variable work_cv_;   // runnable_ grew, or stopping_
   std::condition_variable timer_cv_;  // an earlier timer, Wake(), or stopping_
 };

@@ -2,10 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -63,10 +66,8 @@ CREATE TABLE IF NOT EXISTS operations(
   callback_id TEXT,
   PRIMARY KEY(exec_seq, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(
-  exec_seq INTEGER NOT NULL,
-  event_id INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY(exec_seq, event_id)) WITHOUT ROWID;
+  key INTEGER PRIMARY KEY,
+  body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS callbacks(
   callback_id TEXT PRIMARY KEY,
   exec_seq INTEGER NOT NULL,
@@ -82,14 +83,42 @@ CREATE TABLE IF NOT EXISTS timers(
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due_ms);
 )sql";
 
-constexpr const char* kExecutionColumns =
-    "seq, arn, execution_id, name, function_name, input, start_ts, timeout_s, parent_arn, "
-    "parent_operation_id, status, result, error, end_ts, next_event_id, invoke_requested, "
-    "failed_invocations";
-constexpr const char* kExecutionColumnsNoPayload =
-    "seq, arn, execution_id, name, function_name, '', start_ts, timeout_s, parent_arn, "
-    "parent_operation_id, status, NULL, NULL, end_ts, next_event_id, invoke_requested, "
-    "failed_invocations";
+// The events table has one of two layouts. Stores created by schema
+// version 1: events(exec_seq, event_id, body, PRIMARY KEY(exec_seq,
+// event_id)) WITHOUT ROWID. Stores created since: events(key INTEGER PRIMARY
+// KEY, body) with key = exec_seq << 32 | event_id — a rowid table, whose
+// rows stay on their leaf up to ~1 KiB with 1 KiB pages (an index b-tree
+// spills rows over ~230 bytes into overflow pages) and whose appends at the
+// end split no siblings. kEventKeyLow: the key of event ?2 of execution ?1,
+// clamped to the execution's range.
+constexpr const char* kEventKeyLow = "((?1 << 32) + min(max(?2, 0), 4294967295))";
+
+// Schema version 2 lets next_event_id lag behind the events (a batch that
+// only appends events does not rewrite the executions row): the next event
+// id is the larger of the column and the last event's id + 1.
+std::string ExecutionColumns(bool keyed_events, bool payloads) {
+  std::string last_event =
+      keyed_events
+          ? "(ifnull((SELECT max(key) FROM events WHERE key BETWEEN (executions.seq << 32) AND "
+            "(executions.seq << 32) + 4294967295), 0) & 4294967295)"
+          : "ifnull((SELECT max(event_id) FROM events WHERE exec_seq=executions.seq), 0)";
+  return std::string("seq, arn, execution_id, name, function_name, ") +
+         (payloads ? "input" : "''") +
+         ", start_ts, timeout_s, parent_arn, parent_operation_id, status, " +
+         (payloads ? "result, error" : "NULL, NULL") + ", end_ts, max(next_event_id, (" +
+         last_event + ") + 1), invoke_requested, failed_invocations";
+}
+
+// The progress fields kept in the executions row apart from next_event_id.
+bool SameProgressButEventId(const ExecutionProgress& a, const ExecutionProgress& b) {
+  return a.status == b.status && a.result == b.result && a.error == b.error &&
+         a.end_timestamp == b.end_timestamp && a.invoke_requested == b.invoke_requested &&
+         a.failed_invocations == b.failed_invocations;
+}
+
+// Progress rows remembered (to skip rewriting an unchanged row); past this
+// the memory is dropped (it only saves writes).
+constexpr size_t kMaxProgressCacheSize = 100'000;
 
 std::string_view CodeFor(int rc) {
   switch (rc & 0xff) {
@@ -223,11 +252,36 @@ struct SqliteStore::Impl {
   std::mutex db_mu;
   Connection connection;
   sqlite3*& db = connection.db;
-  Statement insert_execution, update_progress, upsert_operation, insert_event, upsert_callback,
-      upsert_timer, delete_timer, select_seq, select_execution, select_operations, select_events,
-      select_events_reverse, select_callback, select_timers;
+  Statement insert_execution, update_progress, update_progress_same_status, upsert_operation,
+      insert_event, upsert_callback, upsert_timer, delete_timer, select_seq, select_execution,
+      select_operations, select_events, select_events_reverse, select_callback, select_timers;
+  // The events table's layout (see kEventKeyLow).
+  bool keyed_events = true;
+  std::string execution_columns, execution_columns_no_payload;
   std::unordered_map<std::string, int64_t> seq_cache;  // committed executions
   std::unordered_map<std::string, int64_t> txn_seqs;   // looked up in the open transaction
+  // The progress in the executions row of running executions (by seq), as
+  // committed and as written in the open transaction: a batch whose
+  // progress differs only by next_event_id, implied by its own events, does
+  // not rewrite the row (schema version 2).
+  std::unordered_map<int64_t, ExecutionProgress> progress_cache;
+  std::unordered_map<int64_t, ExecutionProgress> txn_progress;
+
+  // WAL bookkeeping, from the WAL hook (called with db_mu held): frames in
+  // the WAL after the last commit, and frames appended in total.
+  int page_size = 0;
+  int checkpoint_frames = 0;  // 0 = never
+  int wal_frames = 0;
+  std::atomic<int64_t> wal_frames_appended{0};
+  // The checkpointer thread (writable stores): checkpoints the WAL when it
+  // holds checkpoint_frames or more, off the commit path. Guarded by
+  // queue_mu (with `writers`).
+  std::thread checkpointer;
+  std::condition_variable checkpoint_cv;
+  bool checkpoint_due = false;
+  bool stopping = false;
+  int64_t commits = 0;
+  std::atomic<int64_t> checkpoints{0};
 
   // The group-commit queue; guarded by queue_mu.
   std::mutex queue_mu;
@@ -263,12 +317,18 @@ struct SqliteStore::Impl {
         {&update_progress,
          "UPDATE executions SET status=?2, result=?3, error=?4, end_ts=?5, next_event_id=?6, "
          "invoke_requested=?7, failed_invocations=?8 WHERE seq=?1"},
+        // Leaves the status index alone.
+        {&update_progress_same_status,
+         "UPDATE executions SET result=?3, error=?4, end_ts=?5, next_event_id=?6, "
+         "invoke_requested=?7, failed_invocations=?8 WHERE seq=?1 AND status=?2"},
         {&upsert_operation,
          "INSERT OR REPLACE INTO operations(exec_seq, id, seq, parent_id, name, type, sub_type, "
          "status, start_ts, end_ts, input_payload, result, error, replay_children, attempt, "
          "next_attempt_ts, scheduled_end_ts, callback_id) "
          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
-        {&insert_event, "INSERT INTO events(exec_seq, event_id, body) VALUES(?1,?2,?3)"},
+        {&insert_event, keyed_events
+                            ? "INSERT INTO events(key, body) VALUES((?1 << 32) + ?2, ?3)"
+                            : "INSERT INTO events(exec_seq, event_id, body) VALUES(?1,?2,?3)"},
         {&upsert_callback,
          "INSERT OR REPLACE INTO callbacks(callback_id, exec_seq, operation_id, heartbeat_s, "
          "open) VALUES(?1,?2,?3,?4,?5)"},
@@ -277,18 +337,22 @@ struct SqliteStore::Impl {
          "VALUES(?1,?2,?3,?4)"},
         {&delete_timer, "DELETE FROM timers WHERE exec_seq=?1 AND operation_id=?2 AND kind=?3"},
         {&select_seq, "SELECT seq FROM executions WHERE arn=?1"},
-        {&select_execution,
-         std::string("SELECT ") + kExecutionColumns + " FROM executions WHERE arn=?1"},
+        {&select_execution, "SELECT " + execution_columns + " FROM executions WHERE arn=?1"},
         {&select_operations,
          "SELECT seq, id, parent_id, name, type, sub_type, status, start_ts, end_ts, "
          "input_payload, result, error, replay_children, attempt, next_attempt_ts, "
          "scheduled_end_ts, callback_id FROM operations WHERE exec_seq=?1 ORDER BY seq"},
         {&select_events,
-         "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id>=?2 "
-         "ORDER BY event_id LIMIT ?3"},
+         keyed_events
+             ? std::string("SELECT key & 4294967295, body FROM events WHERE key >= ") +
+                   kEventKeyLow + " AND key <= (?1 << 32) + 4294967295 ORDER BY key LIMIT ?3"
+             : "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id>=?2 "
+               "ORDER BY event_id LIMIT ?3"},
         {&select_events_reverse,
-         "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id<=?2 "
-         "ORDER BY event_id DESC LIMIT ?3"},
+         keyed_events ? std::string("SELECT key & 4294967295, body FROM events WHERE key <= ") +
+                            kEventKeyLow + " AND key >= (?1 << 32) ORDER BY key DESC LIMIT ?3"
+                      : "SELECT event_id, body FROM events WHERE exec_seq=?1 AND event_id<=?2 "
+                        "ORDER BY event_id DESC LIMIT ?3"},
         {&select_callback,
          "SELECT c.callback_id, e.arn, c.operation_id, c.heartbeat_s, c.open FROM callbacks c "
          "JOIN executions e ON e.seq=c.exec_seq WHERE c.callback_id=?1"},
@@ -360,11 +424,28 @@ struct SqliteStore::Impl {
       s.Int(16, e.progress.failed_invocations);
       if (auto st = Step(s, "inserting execution " + e.arn); !st.ok()) return st;
       txn_seqs[e.arn] = sqlite3_last_insert_rowid(db);
+      txn_progress[txn_seqs[e.arn]] = e.progress;
     }
     for (const auto& [arn, p] : b.progress) {
       auto seq = RequireSeq(arn);
       if (!seq.ok()) return seq.error();
-      Statement& s = update_progress;
+      const ExecutionProgress* before = nullptr;
+      if (auto it = txn_progress.find(*seq); it != txn_progress.end()) {
+        before = &it->second;
+      } else if (auto c = progress_cache.find(*seq); c != progress_cache.end()) {
+        before = &c->second;
+      }
+      if (before && SameProgressButEventId(*before, p)) {
+        // Skipped when the batch's own events imply next_event_id (reads
+        // take the larger of the column and the last event id + 1).
+        int64_t last_event = 0;
+        for (const auto& ev : b.events) {
+          if (ev.arn == arn) last_event = std::max(last_event, ev.event_id);
+        }
+        if (last_event + 1 == p.next_event_id) continue;
+      }
+      const bool same_status = before && before->status == p.status;
+      Statement& s = same_status ? update_progress_same_status : update_progress;
       s.Int(1, *seq);
       std::string status(protocol::ToString(p.status));
       s.Text(2, status);
@@ -376,6 +457,11 @@ struct SqliteStore::Impl {
       s.Int(7, p.invoke_requested ? 1 : 0);
       s.Int(8, p.failed_invocations);
       if (auto st = Step(s, "updating execution " + arn); !st.ok()) return st;
+      if (same_status && sqlite3_changes(db) != 1) {
+        return MakeError(std::string(kStoreCorruptError),
+                         "execution " + arn + " changed outside the store", "store " + path);
+      }
+      txn_progress[*seq] = p;
     }
     for (const auto& r : b.operations) {
       auto seq = RequireSeq(r.arn);
@@ -450,9 +536,18 @@ struct SqliteStore::Impl {
     return {};
   }
 
+  // Forgets what the open transaction wrote (it is being rolled back, or a
+  // batch of it is): those rows are read from the database again.
+  void ForgetTxn() {
+    txn_seqs.clear();
+    for (const auto& [seq, p] : txn_progress) progress_cache.erase(seq);
+    txn_progress.clear();
+  }
+
   // Commits `group` in one transaction. REQUIRES: db_mu held.
   void CommitGroup(const std::vector<Writer*>& group) {
     txn_seqs.clear();
+    txn_progress.clear();
     if (auto st = Exec("BEGIN IMMEDIATE", "beginning a transaction"); !st.ok()) {
       for (Writer* w : group) w->status = st;
       return;
@@ -471,7 +566,7 @@ struct SqliteStore::Impl {
         if (!w->status.ok()) {
           // Cannot fail in a healthy database; if it does, COMMIT below fails too.
           (void)Exec("ROLLBACK TO batch", "rolling back a batch");
-          txn_seqs.clear();
+          ForgetTxn();
         }
         (void)Exec("RELEASE batch", "releasing a savepoint");
       }
@@ -479,13 +574,13 @@ struct SqliteStore::Impl {
     }
     if (!savepoints && !group[0]->status.ok()) {
       (void)Exec("ROLLBACK", "rolling back");
-      txn_seqs.clear();
+      ForgetTxn();
       return;
     }
     CAIRN_KILL_POINT("store.applied");
     if (auto st = Exec("COMMIT", "committing"); !st.ok()) {
       (void)Exec("ROLLBACK", "rolling back");
-      txn_seqs.clear();
+      ForgetTxn();
       for (Writer* w : group) {
         if (w->status.ok()) w->status = st;
       }
@@ -497,6 +592,83 @@ struct SqliteStore::Impl {
     if (seq_cache.size() + txn_seqs.size() > kMaxSeqCacheSize) seq_cache.clear();
     seq_cache.merge(txn_seqs);
     txn_seqs.clear();
+    if (progress_cache.size() + txn_progress.size() > kMaxProgressCacheSize) progress_cache.clear();
+    for (auto& [seq, p] : txn_progress) {
+      // Ended executions are rarely written again: not kept.
+      if (p.status == protocol::ExecutionStatus::kRunning) {
+        progress_cache[seq] = std::move(p);
+      } else {
+        progress_cache.erase(seq);
+      }
+    }
+    txn_progress.clear();
+  }
+
+  // Called by SQLite after each commit, with db_mu held (it replaces the
+  // automatic checkpoint, which would run here, on the commit path).
+  static int OnWalCommit(void* arg, sqlite3* /*db*/, const char* /*name*/, int frames) {
+    auto* d = static_cast<Impl*>(arg);
+    // Fewer frames than before: the WAL was restarted from its beginning.
+    const int appended = frames >= d->wal_frames ? frames - d->wal_frames : frames;
+    d->wal_frames = frames;
+    d->wal_frames_appended.fetch_add(appended, std::memory_order_relaxed);
+    if (d->checkpoint_frames > 0 && frames >= d->checkpoint_frames) {
+      std::lock_guard lock(d->queue_mu);
+      if (!d->checkpoint_due) {
+        d->checkpoint_due = true;
+        d->checkpoint_cv.notify_one();
+      }
+    }
+    return SQLITE_OK;
+  }
+
+  // The checkpointer thread: when the WAL is due, waits for a moment
+  // without writers (up to checkpoint_wait_ms), then copies the WAL into
+  // the database (PASSIVE: the store's own connection is the only reader,
+  // so everything is copied and the next commit restarts the WAL from its
+  // beginning, overwriting it in place rather than growing it).
+  void CheckpointLoop() {
+    std::unique_lock lock(queue_mu);
+    for (;;) {
+      checkpoint_cv.wait(lock, [&] { return stopping || checkpoint_due; });
+      if (stopping) return;
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options.checkpoint_wait_ms);
+      // Idle: no writer queued, and none committed for a short while.
+      for (;;) {
+        const int64_t seen = commits;
+        if (writers.empty()) {
+          checkpoint_cv.wait_for(lock, std::chrono::microseconds(500));
+          if (stopping) return;
+          if (writers.empty() && commits == seen) break;
+        } else {
+          checkpoint_cv.wait_for(lock, std::chrono::microseconds(500));
+          if (stopping) return;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+      }
+      checkpoint_due = false;
+      lock.unlock();
+      {
+        std::lock_guard db_lock(db_mu);
+        int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if (rc == SQLITE_OK) {
+          checkpoints.fetch_add(1, std::memory_order_relaxed);
+        }
+        // On failure the WAL keeps growing and the next commit asks again;
+        // nothing is lost (the WAL holds every commit).
+      }
+      lock.lock();
+    }
+  }
+
+  void StopCheckpointer() {
+    {
+      std::lock_guard lock(queue_mu);
+      stopping = true;
+      checkpoint_cv.notify_all();
+    }
+    if (checkpointer.joinable()) checkpointer.join();
   }
 
   // Reads one execution row (column order of kExecutionColumns).
@@ -528,7 +700,7 @@ struct SqliteStore::Impl {
 };
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() { impl_->StopCheckpointer(); }
 
 const std::string& SqliteStore::path() const { return impl_->path; }
 
@@ -582,6 +754,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     if (auto st = setup("PRAGMA locking_mode=EXCLUSIVE", "setting the locking mode"); !st.ok()) {
       return st.error();
     }
+    // A new (empty) file gets the configured page size; it must be set
+    // before the WAL is enabled. An existing store keeps its own.
+    bool empty = false;
+    {
+      Statement s;
+      rc = s.Prepare(impl->db, "PRAGMA page_count");
+      empty = rc == SQLITE_OK && s.Step() == SQLITE_ROW && s.ColInt(0) == 0;
+    }
+    if (empty) {
+      std::string sql = "PRAGMA page_size=" + std::to_string(options.page_size);
+      if (auto st = setup(sql.c_str(), "setting the page size"); !st.ok()) return st.error();
+    }
     if (auto st = setup("PRAGMA journal_mode=WAL", "enabling the WAL journal"); !st.ok()) {
       return st.error();
     }
@@ -591,6 +775,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     // Takes the write lock now (held until close in EXCLUSIVE mode), creates
     // the schema if needed and checks its version.
     if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
+    if (options.legacy_events_layout_for_testing) {
+      if (auto st = setup("CREATE TABLE IF NOT EXISTS events(exec_seq INTEGER NOT NULL, "
+                          "event_id INTEGER NOT NULL, body TEXT NOT NULL, "
+                          "PRIMARY KEY(exec_seq, event_id)) WITHOUT ROWID",
+                          "creating the schema");
+          !st.ok()) {
+        (void)impl->Exec("ROLLBACK", "rolling back");
+        return st.error();
+      }
+    }
     if (auto st = setup(kSchemaSql, "creating the schema"); !st.ok()) {
       (void)impl->Exec("ROLLBACK", "rolling back");
       return st.error();
@@ -637,9 +831,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                      context);
   }
   if (!options.read_only) {
-    if (version == 0) {
+    if (version < kSchemaVersion) {
+      // Version 1 stores are read the same way; from now on their
+      // next_event_id may lag (see the header), which version 1 builds would
+      // misread: mark them.
       std::string sql =
-          "INSERT INTO schema_version(version) VALUES(" + std::to_string(kSchemaVersion) + ")";
+          version == 0
+              ? "INSERT INTO schema_version(version) VALUES(" + std::to_string(kSchemaVersion) + ")"
+              : "UPDATE schema_version SET version=" + std::to_string(kSchemaVersion);
       if (auto st = impl->Exec(sql.c_str(), "recording the schema version"); !st.ok()) {
         (void)impl->Exec("ROLLBACK", "rolling back");
         return st.error();
@@ -649,7 +848,32 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
   } else if (version == 0) {
     return MakeError(std::string(kStoreCorruptError), "the file is not a cairn store", context);
   }
+  {
+    Statement s;
+    rc = s.Prepare(impl->db, "SELECT count(*) FROM pragma_table_info('events') WHERE name='key'");
+    if (rc != SQLITE_OK || s.Step() != SQLITE_ROW) {
+      return impl->Fail(rc, "reading the events table's layout");
+    }
+    impl->keyed_events = s.ColInt(0) == 1;
+  }
+  impl->execution_columns = ExecutionColumns(impl->keyed_events, true);
+  impl->execution_columns_no_payload = ExecutionColumns(impl->keyed_events, false);
   if (auto st = impl->PrepareAll(); !st.ok()) return st.error();
+  {
+    Statement s;
+    rc = s.Prepare(impl->db, "PRAGMA page_size");
+    if (rc != SQLITE_OK || s.Step() != SQLITE_ROW) return impl->Fail(rc, "reading the page size");
+    impl->page_size = static_cast<int>(s.ColInt(0));
+  }
+  if (!options.read_only) {
+    // Replaces SQLite's automatic checkpoint (see the header).
+    if (options.wal_checkpoint_bytes > 0) {
+      impl->checkpoint_frames = static_cast<int>(
+          std::max<int64_t>(1, options.wal_checkpoint_bytes / std::max(1, impl->page_size)));
+    }
+    sqlite3_wal_hook(impl->db, &Impl::OnWalCommit, impl.get());
+    impl->checkpointer = std::thread([d = impl.get()] { d->CheckpointLoop(); });
+  }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
@@ -679,6 +903,7 @@ Status SqliteStore::Write(const WriteBatch& batch) {
     d.CommitGroup(group);
   }
   lock.lock();
+  ++d.commits;
   for (Writer* x : group) {
     d.writers.pop_front();
     if (x != &w) {
@@ -707,7 +932,7 @@ Result<std::optional<ExecutionRecord>> SqliteStore::GetExecution(const std::stri
 Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const ExecutionQuery& q) {
   Impl& d = *impl_;
   std::string sql = std::string("SELECT ") +
-                    (q.include_payloads ? kExecutionColumns : kExecutionColumnsNoPayload) +
+                    (q.include_payloads ? d.execution_columns : d.execution_columns_no_payload) +
                     " FROM executions WHERE 1";
   int n = 0;
   if (q.function_name) sql += " AND function_name=?" + std::to_string(++n);
@@ -870,10 +1095,13 @@ Status SqliteStore::CheckConsistency() {
                        "store " + d.path);
     }
   }
-  static constexpr const char* kOrphans[][2] = {
+  const char* const kOrphans[][2] = {
       {"operations",
        "SELECT count(*) FROM operations WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
-      {"events", "SELECT count(*) FROM events WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+      {"events", d.keyed_events ? "SELECT count(*) FROM events WHERE (key >> 32) NOT IN "
+                                  "(SELECT seq FROM executions)"
+                                : "SELECT count(*) FROM events WHERE exec_seq NOT IN "
+                                  "(SELECT seq FROM executions)"},
       {"callbacks",
        "SELECT count(*) FROM callbacks WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
       {"timers", "SELECT count(*) FROM timers WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
@@ -894,7 +1122,12 @@ Status SqliteStore::CheckConsistency() {
 }
 
 StoreStats SqliteStore::stats() const {
-  return {impl_->batches.load(), impl_->transactions.load()};
+  StoreStats st;
+  st.batches = impl_->batches.load();
+  st.transactions = impl_->transactions.load();
+  st.wal_bytes = impl_->wal_frames_appended.load() * (impl_->page_size + 24);
+  st.checkpoints = impl_->checkpoints.load();
+  return st;
 }
 
 Status SqliteStore::SetSchemaVersionForTesting(int version) {

@@ -15,9 +15,20 @@
 // with their own batch's status. A lone writer commits at once: there is no
 // committer thread and no added latency.
 //
+// Write cost: a commit appends the pages it changed to the WAL, so few and
+// small pages per batch matter as much as the one fsync. New stores use
+// pages of SqliteStoreOptions::page_size (existing ones keep theirs); a
+// batch that only appends events and upserts operations leaves the
+// executions row alone. The WAL is copied into the database (checkpointed)
+// by a background thread when it holds wal_checkpoint_bytes, at a moment
+// without writers if one comes within checkpoint_wait_ms — not by the
+// commit that filled it, as SQLite's automatic checkpoint would.
+//
 // Schema: see README.md ("Store schema"). The schema version is kept in
 // table schema_version; a store written by a newer version is refused with
-// kStoreNewerSchemaError.
+// kStoreNewerSchemaError. Version 2 (same tables as 1) lets the stored
+// next_event_id lag behind the events; opening a version-1 store for
+// writing marks it version 2.
 //
 // Thread-safety: thread-safe. Reads share the one connection with the
 // committer, so a read waits for a transaction in progress.
@@ -39,11 +50,24 @@ struct SqliteStoreOptions {
   bool read_only = false;
   // The most batches committed in one transaction.
   size_t max_group_size = 1024;
+  // Page size of a new store (a power of two, 512..65536); ignored for an
+  // existing one. Smaller pages mean fewer bytes per commit: a step's
+  // checkpoint changes about two pages.
+  int page_size = 1024;
+  // The WAL is checkpointed when it holds this many bytes (0: never, but
+  // SQLite still does when the store is closed).
+  int64_t wal_checkpoint_bytes = 4 << 20;
+  // How long a due checkpoint waits for a moment without writers before it
+  // runs anyway (blocking the writers that come meanwhile).
+  int checkpoint_wait_ms = 50;
+  // Tests only: a new store gets the events table of schema version 1
+  // (stores created before version 2 keep it), to test that layout.
+  bool legacy_events_layout_for_testing = false;
 };
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating it if needed, unless read_only) the store at `path`.
   // Errors: kStoreLockedError (another process holds it), kStoreReadOnlyError

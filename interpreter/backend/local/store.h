@@ -183,6 +183,10 @@ struct StoreStats {
   int64_t batches = 0;
   // Transactions committed (each one fsync for SqliteStore).
   int64_t transactions = 0;
+  // SqliteStore: bytes appended to the WAL (frames with their headers), and
+  // checkpoints run. 0 for MemoryStore.
+  int64_t wal_bytes = 0;
+  int64_t checkpoints = 0;
 };
 
 class Store {

@@ -419,6 +419,95 @@ TEST(SqliteStoreTest, DataSurvivesReopen) {
   EXPECT_TRUE((*s)->CheckConsistency().ok());
 }
 
+// Batches that only append events leave the executions row alone (schema
+// version 2); the next event id still follows the events, for every
+// execution, after a reopen too, in both layouts of the events table.
+TEST(SqliteStoreTest, NextEventIdFollowsTheEventsAcrossReopen) {
+  for (bool legacy : {false, true}) {
+    SCOPED_TRACE(legacy ? "version 1 events table" : "keyed events table");
+    TempDir dir;
+    std::string path = dir.File("n.db");
+    SqliteStoreOptions options;
+    options.legacy_events_layout_for_testing = legacy;
+    std::vector<ExecutionRecord> execs = {MakeExecution("a"), MakeExecution("b"),
+                                          MakeExecution("c")};
+    auto check = [&](Store& s) {
+      for (size_t i = 0; i < execs.size(); ++i) {
+        auto got = s.GetExecution(execs[i].arn);
+        ASSERT_TRUE(got.ok() && got->has_value());
+        EXPECT_EQ((*got)->progress.next_event_id, static_cast<int64_t>(2 + 3 * (i + 1)));
+        EXPECT_TRUE((*got)->progress.invoke_requested);
+        auto events = s.GetEvents(execs[i].arn, 1, 100, false);
+        ASSERT_TRUE(events.ok());
+        ASSERT_EQ(events->size(), 1 + 3 * (i + 1));
+        for (size_t k = 0; k < events->size(); ++k) {
+          EXPECT_EQ((*events)[k].event_id, static_cast<int64_t>(k + 1));
+          EXPECT_EQ((*events)[k].body, "{\"e\":" + std::to_string(k + 1) + "}");
+        }
+        auto reversed = s.GetEvents(execs[i].arn, INT64_MAX, 2, true);
+        ASSERT_TRUE(reversed.ok());
+        ASSERT_EQ(reversed->size(), 2u);
+        EXPECT_EQ((*reversed)[0].event_id, static_cast<int64_t>(1 + 3 * (i + 1)));
+        auto middle = s.GetEvents(execs[i].arn, 2, 2, false);
+        ASSERT_TRUE(middle.ok());
+        ASSERT_EQ(middle->size(), 2u);
+        EXPECT_EQ((*middle)[1].event_id, 3);
+      }
+      ExecutionQuery q;
+      q.include_payloads = false;
+      auto listed = s.FindExecutions(q);
+      ASSERT_TRUE(listed.ok());
+      ASSERT_EQ(listed->size(), 3u);
+      EXPECT_EQ((*listed)[2].progress.next_event_id, 11);
+      EXPECT_TRUE(s.CheckConsistency().ok());
+    };
+    {
+      auto s = SqliteStore::Open(path, options);
+      ASSERT_TRUE(s.ok()) << s.error().ToString();
+      for (auto& e : execs) {
+        e.progress.next_event_id = 2;
+        WriteBatch b;
+        b.new_executions.push_back(e);
+        b.events.push_back({e.arn, 1, "{\"e\":1}"});
+        ASSERT_TRUE((*s)->Write(b).ok());
+      }
+      // Execution i gets i + 1 batches of three events, progress unchanged
+      // but for next_event_id.
+      for (size_t i = 0; i < execs.size(); ++i) {
+        for (size_t round = 0; round <= i; ++round) {
+          WriteBatch b;
+          ExecutionProgress p = execs[i].progress;
+          for (int k = 0; k < 3; ++k) {
+            b.events.push_back(
+                {execs[i].arn, p.next_event_id, "{\"e\":" + std::to_string(p.next_event_id) + "}"});
+            ++p.next_event_id;
+          }
+          b.progress.emplace_back(execs[i].arn, p);
+          execs[i].progress = p;
+          ASSERT_TRUE((*s)->Write(b).ok());
+        }
+      }
+      check(**s);
+      // A progress change is written (and kept) although events come with it.
+      WriteBatch b;
+      ExecutionProgress p = execs[0].progress;
+      p.invoke_requested = false;
+      b.progress.emplace_back(execs[0].arn, p);
+      ASSERT_TRUE((*s)->Write(b).ok());
+      auto got = (*s)->GetExecution(execs[0].arn);
+      ASSERT_TRUE(got.ok() && got->has_value());
+      EXPECT_FALSE((*got)->progress.invoke_requested);
+      p.invoke_requested = true;
+      WriteBatch back;
+      back.progress.emplace_back(execs[0].arn, p);
+      ASSERT_TRUE((*s)->Write(back).ok());
+    }
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    check(**s);
+  }
+}
+
 TEST(SqliteStoreTest, GroupCommitSharesTransactions) {
   TempDir dir;
   auto s = SqliteStore::Open(dir.File("g.db"));
