@@ -903,11 +903,8 @@ int RunCallback(const CallbackCommand& cmd, const Terminal& term) {
   }
   const std::string unknown = "callback ID is unknown, expired or already completed";
 
-  auto store_path = ResolveStorePath(cmd.store);
-  if (!store_path.ok()) {
-    *term.err << who << ": " << store_path.error().ToString() << "\n";
-    return 1;
-  }
+  // CAIRN_ENDPOINT (set for the processes a run or a Lambda function
+  // starts) names the service to send to; no store is involved then.
   std::string host = "127.0.0.1";
   int port = 0;
   if (auto endpoint = GetEnv("CAIRN_ENDPOINT"); endpoint && !endpoint->empty() && cmd.store.empty()) {
@@ -918,8 +915,19 @@ int RunCallback(const CallbackCommand& cmd, const Terminal& term) {
       host = rest.substr(0, colon);
       port = std::atoi(rest.substr(colon + 1).c_str());
     }
+    if (port <= 0) {
+      *term.err << who << ": CAIRN_ENDPOINT is not http://HOST:PORT: " << *endpoint << "\n";
+      return 2;
+    }
   }
-  if (port == 0) {
+  const bool from_endpoint = port != 0;
+  Result<std::string> store_path = std::string();
+  if (!from_endpoint) {
+    store_path = ResolveStorePath(cmd.store);
+    if (!store_path.ok()) {
+      *term.err << who << ": " << store_path.error().ToString() << "\n";
+      return 1;
+    }
     if (auto server = ReadServerFile(*store_path)) port = server->port;
   }
   if (port != 0) {
@@ -941,6 +949,11 @@ int RunCallback(const CallbackCommand& cmd, const Terminal& term) {
       } else {
         *term.err << who << ": " << e.code << ": " << e.message << "\n";
       }
+      return 1;
+    }
+    if (from_endpoint) {
+      *term.err << who << ": cannot reach CAIRN_ENDPOINT " << host << ":" << port << " ("
+                << httplib::to_string(res.error()) << ")\n";
       return 1;
     }
   }

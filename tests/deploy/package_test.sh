@@ -149,5 +149,23 @@ else
   fi
 fi
 
+# The bootstrap handles one invocation against AWS's checkpoint server behind
+# the real Runtime API and REST paths (the harness of tests/lambda).
+node_bin="$(command -v node || true)"
+if [ -z "$node_bin" ]; then
+  echo "SKIP: bootstrap against the Lambda harness: node is missing (apt-get install nodejs)"
+else
+  "$node_bin" "$src/tests/lambda/lambda_test.mjs" "$binary" --package "$x" --only-package >"$work/harness.out" 2>&1
+  rc=$?
+  if [ "$rc" -eq 77 ]; then
+    echo "SKIP: bootstrap against the Lambda harness: $(grep SKIP "$work/harness.out" | head -1)"
+  elif [ "$rc" -eq 0 ] && grep -q '^ok   package:' "$work/harness.out"; then
+    ok
+    grep '^ok   package:' "$work/harness.out"
+  else
+    fail "bootstrap handles an invocation from the harness (rc $rc): $(tail -c 800 "$work/harness.out")"
+  fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

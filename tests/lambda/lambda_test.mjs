@@ -15,7 +15,12 @@
 // invocation (posts to /error), with the state and token as they are then.
 // Results are compared with the local backend (`cairn run`).
 //
-// Usage: node lambda_test.mjs PATH/TO/cairn   (exit 77 = skipped)
+// With --package DIR (an unzipped deployment package, scripts/package-lambda),
+// the package's own `bootstrap` also handles an invocation, as the
+// provided.al2023 runtime would start it; --only-package runs only that.
+//
+// Usage: node lambda_test.mjs PATH/TO/cairn [--package DIR [--only-package]]
+//        (exit 77 = skipped)
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -25,8 +30,11 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cairn = process.argv[2];
-if (!cairn) {
-  console.error("usage: node lambda_test.mjs PATH/TO/cairn");
+const packageArg = process.argv.indexOf("--package");
+const packageDir = packageArg > 0 ? process.argv[packageArg + 1] : null;
+const onlyPackage = process.argv.includes("--only-package");
+if (!cairn || (packageArg > 0 && !packageDir) || (onlyPackage && !packageDir)) {
+  console.error("usage: node lambda_test.mjs PATH/TO/cairn [--package DIR [--only-package]]");
   process.exit(2);
 }
 let testing, lambdaSdk;
@@ -336,6 +344,7 @@ async function run(workflowInput) {
 }
 
 async function test(name, fn) {
+  if (onlyPackage && !name.startsWith("package:")) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -487,6 +496,51 @@ await test("start-up without the workflow folder reports an init error", async (
   check(state.initErrors.length === 1 && state.initErrors[0].errorType === "bundle", JSON.stringify(state.initErrors));
 });
 
+if (packageDir) {
+  await test("package: its bootstrap handles an invocation of a bundled workflow", async () => {
+    await stopCairn(lambdaProcess);
+    // What the provided.al2023 runtime gives a function: the package as
+    // LAMBDA_TASK_ROOT, the handler, the Runtime API, credentials; nothing of
+    // this machine's environment beyond PATH (the worker of local-callback
+    // runs `sh` and calls back with the cairn under test, as an ECS task
+    // would with the AWS CLI).
+    const root = path.resolve(packageDir);
+    const child = spawn(path.join(root, "bootstrap"), [], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        LAMBDA_TASK_ROOT: root,
+        _HANDLER: "local-callback",
+        AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIDLAMBDATEST",
+        AWS_SECRET_ACCESS_KEY: "lambda-test-secret",
+        AWS_SESSION_TOKEN: "lambda-test-session",
+        AWS_ENDPOINT_URL_LAMBDA: endpoint,
+        CAIRN_ENDPOINT: endpoint,
+        CAIRN_BIN: path.resolve(cairn),
+      },
+      stdio: ["ignore", "inherit", "pipe"],
+    });
+    child.log = "";
+    child.stderr.on("data", (d) => {
+      child.log += d.toString();
+      if (process.env.CAIRN_LAMBDA_TEST_DEBUG) process.stderr.write(d);
+    });
+    lambdaProcess = child;
+    const input = { message: "hello from the package", processingTime: 0 };
+    const lambda = await run(input); // no "workflow": the handler's
+    const local = runLocally("local-callback", input);
+    check(lambda.status === "SUCCEEDED", `bootstrap: ${lambda.status} ${JSON.stringify(lambda.error)}; stderr: ${child.log.slice(0, 600)}`);
+    check(local.status === 0, `cairn run failed: ${local.stderr}`);
+    delete lambda.result.startedAt;
+    delete local.result.startedAt;
+    check(same(lambda.result, local.result), `bootstrap ${JSON.stringify(lambda.result)} != local ${JSON.stringify(local.result)}`);
+    check(state.checkpoints.length > 0, "no checkpoint reached the server");
+    check(state.invocationErrors.length === 0, `invocation errors: ${state.invocationErrors}`);
+  });
+}
+
 await stopCairn(lambdaProcess);
 for (const w of state.waiters) w.destroy();
 server.close();
@@ -494,4 +548,8 @@ await LocalDurableTestRunner.teardownTestEnvironment();
 fs.rmSync(work, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 if (failed) console.log(`failed: ${failures.join(", ")}`);
+if (passed + failed === 0) {
+  console.log("no test ran");
+  process.exit(1);
+}
 process.exit(failed ? 1 : 0);
