@@ -2,14 +2,42 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <random>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "compile/operation_id.h"
 #include "engine/input_schema.h"
 
 namespace cairn::engine {
+
+// Derived from the graph once per Engine, so that an invocation does not
+// recompute it (an invocation may run a single step).
+struct WorkflowPlan {
+  // Pointers of the expression strings of the expression table and of their
+  // ancestors: Render copies any other subtree literally without walking it
+  // pointer by pointer.
+  std::unordered_set<std::string> expression_pointers;
+  // The params of the actions (and poll checks) that hold no expression,
+  // with `$${` already unescaped, by the address of the params in the
+  // definition: such a step only copies them.
+  std::unordered_map<const nlohmann::json*, nlohmann::json> literal_params;
+  // Directory of the workflow file (ActionRequest::workflow_dir).
+  std::string workflow_dir;
+  // By NodeId: 1 when an `await` reads the node's operation id (only those
+  // nodes have their latest operation id remembered in the frame).
+  std::vector<char> awaited;
+  // By NodeId: the step's index among the steps that run in the same frame
+  // (a scope that gets a frame of its own, with the case bodies of its
+  // switches, which run in their switch's frame), and how many steps that
+  // frame has: a frame counts visits in a vector instead of a map.
+  std::vector<uint32_t> visit_slot;
+  std::vector<uint32_t> frame_steps;
+};
+
 namespace {
 
 using nlohmann::json;
@@ -42,9 +70,13 @@ struct Outcome {
 struct Frame {
   std::string parent_id;  // id of the enclosing CONTEXT operation; "" at top level
   json ctx;
-  std::unordered_map<NodeId, uint64_t> visits;
-  std::unordered_map<NodeId, std::string> last_operation;  // node → id of its latest run
-  Frame* outer = nullptr;                                  // enclosing frame, for await
+  // How many times each step run in this frame has run, by the step's
+  // WorkflowPlan::visit_slot; sized on first use.
+  std::vector<uint64_t> visits;
+  // node → id of its latest run, for the nodes an `await` reads only
+  // (WorkflowPlan::awaited).
+  std::unordered_map<NodeId, std::string> last_operation;
+  Frame* outer = nullptr;  // enclosing frame, for await
 };
 
 P::OperationType ToProtocol(OperationType t) {
@@ -166,11 +198,147 @@ json Unescaped(const json& value) {
   return value;
 }
 
+// The recorded operations of an invocation by id: open addressing with
+// linear probing over a power-of-two array of slots that hold the id's hash
+// next to the operation, at most half full. An invocation indexes every
+// recorded operation once and looks each up about once; a node-based map
+// spent that time allocating nodes and following pointers.
+// The operations are not owned: each must outlive the index. Entry pointers
+// are valid until the next Insert or Reserve.
+class OperationIndex {
+ public:
+  struct Entry {
+    const Operation* op = nullptr;  // null: a free slot
+    uint64_t hash = 0;
+    bool unseen = false;  // see Run::Record
+  };
+
+  void Reserve(size_t n) {
+    if (n * 2 > slots_.size()) Rehash(n * 2);
+  }
+
+  // The entry of `id`, or nullptr.
+  Entry* Find(std::string_view id) {
+    if (slots_.empty()) return nullptr;
+    const uint64_t h = Hash(id);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Entry& e = slots_[i];
+      if (!e.op) return nullptr;
+      if (e.hash == h && e.op->id == id) return &e;
+    }
+  }
+
+  // The entry of op.id, and whether it is new (then it holds `op`, not
+  // unseen); an entry that was there is returned as it is.
+  std::pair<Entry*, bool> Insert(const Operation& op) {
+    if ((size_ + 1) * 2 > slots_.size()) Rehash(std::max<size_t>(32, slots_.size() * 2));
+    const uint64_t h = Hash(op.id);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Entry& e = slots_[i];
+      if (!e.op) {
+        e = Entry{&op, h, false};
+        ++size_;
+        return {&e, true};
+      }
+      if (e.hash == h && e.op->id == op.id) return {&e, false};
+    }
+  }
+
+  template <typename Fn>
+  bool AnyOf(Fn fn) const {
+    for (const Entry& e : slots_) {
+      if (e.op && fn(*e.op)) return true;
+    }
+    return false;
+  }
+
+ private:
+  static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  // To at least `min_slots` slots (rounded up to a power of two).
+  void Rehash(size_t min_slots) {
+    size_t n = 32;
+    while (n < min_slots) n *= 2;
+    std::vector<Entry> old = std::exchange(slots_, std::vector<Entry>(n));
+    mask_ = n - 1;
+    for (const Entry& e : old) {
+      if (!e.op) continue;
+      size_t i = e.hash & mask_;
+      while (slots_[i].op) i = (i + 1) & mask_;
+      slots_[i] = e;
+    }
+  }
+
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+std::shared_ptr<const WorkflowPlan> MakePlan(const StepGraph& graph) {
+  auto plan = std::make_shared<WorkflowPlan>();
+  const expr::ExpressionTable* table = graph.expressions().get();
+  if (table) {
+    for (const auto& entry : table->templates) {
+      const std::string& key = entry.first;
+      for (size_t pos = key.find('/', 1); pos != std::string::npos; pos = key.find('/', pos + 1)) {
+        plan->expression_pointers.insert(key.substr(0, pos));
+      }
+      plan->expression_pointers.insert(key);
+    }
+    if (!table->templates.empty()) plan->expression_pointers.insert("");
+  }
+  auto literal = [&](const ActionSpec& a) {
+    // An object or array params value holds an expression exactly when its
+    // pointer is an ancestor of an expression string; a string value when it
+    // is in the table.
+    bool has_expression = a.params.is_string()
+                              ? table && table->Find(a.path) != nullptr
+                              : plan->expression_pointers.contains(a.path);
+    if (!has_expression) plan->literal_params.emplace(&a.params, Unescaped(a.params));
+  };
+  plan->awaited.assign(graph.nodes().size(), 0);
+  plan->visit_slot.assign(graph.nodes().size(), 0);
+  plan->frame_steps.assign(graph.nodes().size(), 0);
+  // The scope whose frame runs the steps of `scope`.
+  auto frame_scope = [&](ScopeId scope) {
+    while (scope != kNoScope && graph.scope(scope).kind == ScopeKind::kCaseBody) {
+      scope = graph.node(graph.scope(scope).owner).scope;
+    }
+    return scope;
+  };
+  std::unordered_map<ScopeId, uint32_t> steps_in_frame;
+  for (const GraphNode& node : graph.nodes()) {
+    if (node.scope == kNoScope) continue;
+    plan->visit_slot[static_cast<size_t>(node.id)] = steps_in_frame[frame_scope(node.scope)]++;
+  }
+  for (const GraphNode& node : graph.nodes()) {
+    if (node.scope == kNoScope) continue;
+    plan->frame_steps[static_cast<size_t>(node.id)] = steps_in_frame[frame_scope(node.scope)];
+  }
+  for (const GraphNode& node : graph.nodes()) {
+    if (node.kind == StepKind::kAwait && node.operation.reads >= 0 &&
+        static_cast<size_t>(node.operation.reads) < plan->awaited.size()) {
+      plan->awaited[static_cast<size_t>(node.operation.reads)] = 1;
+    }
+    if (!node.step || node.synthetic()) continue;
+    if (node.kind == StepKind::kAction) literal(node.step->action);
+    if (node.kind == StepKind::kPoll) literal(node.step->poll.check);
+  }
+  const std::string& file = graph.definition().file();
+  auto slash = file.rfind('/');
+  plan->workflow_dir = slash == std::string::npos ? "." : file.substr(0, slash);
+  return plan;
+}
+
 class Run {
  public:
-  Run(const StepGraph& graph, const P::Invocation& invocation, backend::CheckpointClient& client,
-      actions::ActionRunner* actions, const EngineOptions& options)
+  // REQUIRES: `invocation` outlives the Run (its first page of operations is
+  // used in place).
+  Run(const StepGraph& graph, const WorkflowPlan& plan, const P::Invocation& invocation,
+      backend::CheckpointClient& client, actions::ActionRunner* actions,
+      const EngineOptions& options)
       : g_(graph),
+        plan_(plan),
         def_(graph.definition()),
         table_(*graph.expressions()),
         arn_(invocation.durable_execution_arn),
@@ -179,26 +347,9 @@ class Run {
         actions_(actions),
         options_(options),
         next_marker_(invocation.initial_state.next_marker),
+        first_page_(invocation.initial_state.operations),
         rng_(std::random_device{}()) {
-    // Every pointer that is, or is an ancestor of, a string with an
-    // expression: Render copies any other subtree literally without walking
-    // it pointer by pointer.
-    for (const auto& entry : table_.templates) {
-      const std::string& key = entry.first;
-      for (size_t pos = key.find('/', 1); pos != std::string::npos; pos = key.find('/', pos + 1)) {
-        expression_pointers_.insert(key.substr(0, pos));
-      }
-      expression_pointers_.insert(key);
-    }
-    if (!table_.templates.empty()) expression_pointers_.insert("");
-    for (const auto& op : invocation.initial_state.operations) {
-      if (op.type == P::OperationType::kExecution) {
-        execution_ = op;
-      } else {
-        unseen_.insert(op.id);
-      }
-      ops_[op.id] = op;
-    }
+    pending_.reserve(4);
   }
 
   Result<P::InvocationOutput> Go() {
@@ -249,8 +400,10 @@ class Run {
   // ---- the protocol side ----
 
   // The invocation carries the first page of operations; GetState gives the
-  // rest (PROTOCOL.md: page while NextMarker is non-empty).
+  // rest (PROTOCOL.md: page while NextMarker is non-empty). All pages are
+  // fetched before any is indexed, so that the index is sized once.
   bool LoadRemainingPages() {
+    size_t total = first_page_.size();
     std::string marker = next_marker_;
     while (!marker.empty()) {
       auto page = client_.GetState(arn_, token_, marker);
@@ -258,15 +411,14 @@ class Run {
         invocation_error_ = page.error();
         return false;
       }
-      for (auto& op : page->operations) {
-        if (op.type == P::OperationType::kExecution) {
-          execution_ = op;
-        } else {
-          unseen_.insert(op.id);
-        }
-        ops_[op.id] = std::move(op);
-      }
+      total += page->operations.size();
+      owned_.push_back(std::move(page->operations));
       marker = page->next_marker;
+    }
+    ops_.Reserve(total + 16);
+    for (const auto& op : first_page_) Record(op, /*from_state=*/true);
+    for (const auto& page : owned_) {
+      for (const auto& op : page) Record(op, /*from_state=*/true);
     }
     return true;
   }
@@ -296,6 +448,24 @@ class Run {
 
   void Queue(OperationUpdate u) { pending_.push_back(std::move(u)); }
 
+  // Indexes `op` under its id, replacing an earlier version. `op` must stay
+  // where it is for the Run's lifetime (in the invocation's first page, or
+  // in owned_); the earlier version stays alive too, so a pointer to it that
+  // a caller still holds remains valid. An operation from the execution's
+  // state (`from_state`) is one that replay has to reach before the engine
+  // reports live work (replaying()); an operation a checkpoint returned
+  // keeps the mark of the version it replaces, or none.
+  void Record(const Operation& op, bool from_state) {
+    if (op.type == P::OperationType::kExecution && from_state) execution_ = &op;
+    bool unseen = from_state && op.type != P::OperationType::kExecution;
+    OperationIndex::Entry* entry = ops_.Insert(op).first;
+    entry->op = &op;
+    if (unseen && !entry->unseen) {
+      entry->unseen = true;
+      ++unseen_count_;
+    }
+  }
+
   // Sends the queued updates. On failure the invocation is aborted: a stale
   // token or a transient error fails the invocation (it is re-invoked); a
   // permanent rejection fails the execution.
@@ -304,6 +474,7 @@ class Run {
     if (pending_.empty()) return true;
     P::CheckpointRequest request{token_, std::nullopt, std::move(pending_)};
     pending_.clear();
+    pending_.reserve(4);
     auto r = client_.Checkpoint(arn_, request);
     if (!r.ok()) {
       if (backend::ClassifyError(r.error()) == backend::ErrorClass::kPermanent) {
@@ -314,7 +485,9 @@ class Run {
       return false;
     }
     if (r->checkpoint_token) token_ = *r->checkpoint_token;
-    for (auto& op : r->new_state.operations) ops_[op.id] = std::move(op);
+    if (!r->new_state.operations.empty()) {
+      for (const auto& op : owned_.emplace_back(std::move(r->new_state.operations))) Record(op, false);
+    }
     return true;
   }
 
@@ -322,26 +495,26 @@ class Run {
 
   // True when the service would accept PENDING (PROTOCOL.md › Invocation).
   bool HasPendingOperation() const {
-    for (const auto& [id, op] : ops_) {
-      if (op.type == P::OperationType::kStep ? op.status == OperationStatus::kPending
-          : op.type == P::OperationType::kWait || op.type == P::OperationType::kCallback ||
-                  op.type == P::OperationType::kChainedInvoke
-              ? op.status == OperationStatus::kStarted
-              : false) {
-        return true;
-      }
-    }
-    return false;
+    return ops_.AnyOf([](const Operation& op) {
+      return op.type == P::OperationType::kStep ? op.status == OperationStatus::kPending
+             : op.type == P::OperationType::kWait || op.type == P::OperationType::kCallback ||
+                     op.type == P::OperationType::kChainedInvoke
+                 ? op.status == OperationStatus::kStarted
+                 : false;
+    });
   }
 
   // The recorded operation `id`, or nullptr. A recorded operation of another
   // type, subtype or name fails the execution (non-determinism).
   const Operation* Find(const std::string& id, OperationType type, const std::string& sub_type,
                         const std::string& name) {
-    auto it = ops_.find(id);
-    if (it == ops_.end()) return nullptr;
-    unseen_.erase(id);
-    const Operation& op = it->second;
+    OperationIndex::Entry* entry = ops_.Find(id);
+    if (!entry) return nullptr;
+    if (entry->unseen) {
+      entry->unseen = false;
+      --unseen_count_;
+    }
+    const Operation& op = *entry->op;
     bool same = op.type == ToProtocol(type) && op.sub_type.value_or("") == sub_type &&
                 op.name.value_or("") == name;
     if (!same) {
@@ -357,7 +530,7 @@ class Run {
     return &op;
   }
 
-  bool replaying() const { return !unseen_.empty(); }
+  bool replaying() const { return unseen_count_ > 0; }
 
   void Emit(StepEvent::Kind kind, const std::string& step, const std::string& id, int attempt = 0,
             int64_t duration_ms = 0, std::string detail = {}) {
@@ -393,7 +566,7 @@ class Run {
       }
       return Unescaped(value);
     }
-    if ((value.is_object() || value.is_array()) && !expression_pointers_.contains(pointer)) {
+    if ((value.is_object() || value.is_array()) && !plan_.expression_pointers.contains(pointer)) {
       return Unescaped(value);
     }
     if (value.is_object()) {
@@ -415,6 +588,13 @@ class Run {
       return out;
     }
     return value;
+  }
+
+  // The params of `action` when they hold no expression (unescaped, ready to
+  // copy), else nullptr: they need Render.
+  const json* LiteralParams(const ActionSpec& action) const {
+    auto it = plan_.literal_params.find(&action.params);
+    return it == plan_.literal_params.end() ? nullptr : &it->second;
   }
 
   // An expression that failed. jq's `error({error: "Name", message, data})`
@@ -452,7 +632,11 @@ class Run {
 
   Outcome RunScope(ScopeId scope, Frame& f) {
     NodeId current = g_.ScopeEntry(scope);
-    json last;
+    // The step whose result is the scope's value so far (the last one that
+    // completed), read back from .steps at the end instead of copied at
+    // every step. Step names are unique in a workflow (validation), so no
+    // other step writes that entry of this frame's .steps meanwhile.
+    const std::string* last = nullptr;
     bool explicit_succeed = false;
     while (true) {
       const GraphNode& node = g_.node(current);
@@ -471,13 +655,13 @@ class Run {
         if (!edge || node.kind == StepKind::kFail) return o;
         f.ctx["error"] = ErrorJson(o.error);
       } else {
-        last = o.value;
+        last = &node.name;
         explicit_succeed = o.explicit_succeed;
-        f.ctx["steps"][node.name] = o.value;
+        f.ctx["steps"][node.name] = std::move(o.value);
         edge = PickEdge(node, o.case_index, o.skipped);
       }
       if (edge->exit == ScopeExit::kEnd || edge->to == kSucceededNode) {
-        Outcome done = Outcome::Done(last);
+        Outcome done = Outcome::Done(last ? f.ctx["steps"][*last] : json());
         done.explicit_succeed = explicit_succeed;
         return done;
       }
@@ -528,9 +712,12 @@ class Run {
 
   Outcome RunStepKind(const GraphNode& node, Frame& f) {
     const Step& s = *node.step;
-    uint64_t visit = f.visits[node.id]++;
+    const size_t n = static_cast<size_t>(node.id);
+    const size_t slot = plan_.visit_slot[n];
+    if (slot >= f.visits.size()) f.visits.resize(std::max<size_t>(plan_.frame_steps[n], slot + 1));
+    uint64_t visit = f.visits[slot]++;
     std::string id = OperationId(f.parent_id, node.name, visit);
-    f.last_operation[node.id] = id;
+    if (plan_.awaited[static_cast<size_t>(node.id)]) f.last_operation[node.id] = id;
     if (stopped_ || (options_.should_stop && options_.should_stop())) {
       stopped_ = true;
       return Outcome::Suspended();
@@ -713,7 +900,8 @@ class Run {
           "attempt " + std::to_string(attempt) +
               " was interrupted while running; atMostOncePerRetry forbids running it again");
     } else {
-      Result<json> params = [&] {
+      Result<json> params = [&]() -> Result<json> {
+        if (const json* literal = LiteralParams(action)) return *literal;
         ScopedKey with_attempt(ctx, "attempt", attempt);
         return Render(action.params, action.path, ctx);
       }();
@@ -733,7 +921,7 @@ class Run {
         request.operation_id = id;
         request.attempt = attempt;
         request.timeout = s.timeout.value;
-        request.workflow_dir = WorkflowDir();
+        request.workflow_dir = plan_.workflow_dir;
         request.execution_arn = arn_;
         outcome = actions_->Run(request);
       }
@@ -792,12 +980,6 @@ class Run {
     }
     Emit(StepEvent::Kind::kFailed, node.name, id, attempt, ms, error.name + ": " + error.message);
     return Outcome::Failed(error);
-  }
-
-  std::string WorkflowDir() const {
-    const std::string& file = def_.file();
-    auto slash = file.rfind('/');
-    return slash == std::string::npos ? "." : file.substr(0, slash);
   }
 
   // ---- waits and callbacks ----
@@ -917,13 +1099,13 @@ class Run {
       auto it = fr->last_operation.find(source);
       if (it != fr->last_operation.end()) cb_id = it->second;
     }
-    auto it = ops_.find(cb_id);
-    if (cb_id.empty() || it == ops_.end()) {
+    const OperationIndex::Entry* entry = cb_id.empty() ? nullptr : ops_.Find(cb_id);
+    if (!entry) {
       return Outcome::Failed({"Cairn.CallbackNotCreated",
                               "await '" + g_.node(source).name + "': the callback was not created",
                               nullptr});
     }
-    const Operation& op = it->second;
+    const Operation& op = *entry->op;
     if (op.status == OperationStatus::kStarted) return Outcome::Suspended();
     if (op.status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op.result));
     return Outcome::Failed(CallbackError(op));
@@ -1049,13 +1231,14 @@ class Run {
     // the context of the check, of `until` and of `result:`).
     ScopedKey with_attempt(f.ctx, "attempt", attempt);
     const json& ctx = f.ctx;
-    auto params = Render(p.check.params, p.check.path, ctx);
+    const json* literal = LiteralParams(p.check);
+    auto params = literal ? Result<json>(*literal) : Render(p.check.params, p.check.path, ctx);
     actions::ActionOutcome outcome =
         !params.ok() ? ExpressionFailure(params.error())
         : p.check.type == kComputeAction
             ? actions::ActionOutcome::Success(std::move(*params))
             : actions_->Run(actions::ActionRequest{p.check.type, std::move(*params), id, attempt,
-                                                   s.timeout.value, WorkflowDir(), arn_});
+                                                   s.timeout.value, plan_.workflow_dir, arn_});
     int64_t ms = (options_.clock->MonotonicNanos() - t0) / 1'000'000;
     if (!outcome.ok) {
       return FailAttempt(node, id, f.parent_id, name, kSubTypeWaitForCondition, outcome.error,
@@ -1350,6 +1533,7 @@ class Run {
   }
 
   const StepGraph& g_;
+  const WorkflowPlan& plan_;
   const WorkflowDefinition& def_;
   const expr::ExpressionTable& table_;
   std::string arn_;
@@ -1358,13 +1542,18 @@ class Run {
   actions::ActionRunner* actions_;
   const EngineOptions& options_;
   std::string next_marker_;
+  const std::vector<Operation>& first_page_;  // the invocation's, used in place
   std::mt19937_64 rng_;
 
-  std::optional<Operation> execution_;
-  std::unordered_map<std::string, Operation> ops_;
-  std::unordered_set<std::string> unseen_;
-  // Pointers of the expression strings of table_ and of their ancestors.
-  std::unordered_set<std::string> expression_pointers_;
+  // The recorded operations by id (Record): the invocation's first page in
+  // place, the operations of later pages and of checkpoint answers in the
+  // vectors of owned_, never changed once added (moving a vector into the
+  // deque moves no operation). `unseen` marks an operation of the state
+  // that replay has not reached yet; unseen_count_ counts them.
+  const Operation* execution_ = nullptr;
+  std::deque<std::vector<Operation>> owned_;
+  OperationIndex ops_;
+  size_t unseen_count_ = 0;
   std::vector<OperationUpdate> pending_;
   std::optional<Error> invocation_error_;
   std::optional<WorkflowError> execution_error_;
@@ -1375,11 +1564,14 @@ class Run {
 
 Engine::Engine(std::shared_ptr<const StepGraph> graph, actions::ActionRunner* actions,
                EngineOptions options)
-    : graph_(std::move(graph)), actions_(actions), options_(std::move(options)) {}
+    : graph_(std::move(graph)),
+      actions_(actions),
+      options_(std::move(options)),
+      plan_(MakePlan(*graph_)) {}
 
 Result<protocol::InvocationOutput> Engine::Invoke(const protocol::Invocation& invocation,
                                                   backend::CheckpointClient& client) {
-  Run run(*graph_, invocation, client, actions_, options_);
+  Run run(*graph_, *plan_, invocation, client, actions_, options_);
   return run.Go();
 }
 

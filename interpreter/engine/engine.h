@@ -91,6 +91,9 @@ inline constexpr const char* kDeadlineError = "engine.deadline";
 Result<nlohmann::json> ResolveParams(const WorkflowDefinition& def,
                                      const std::function<const char*(const char*)>& lookup_env);
 
+// What every invocation of one workflow needs and can share (engine.cc).
+struct WorkflowPlan;
+
 // Runs invocations of one compiled workflow. Thread-safe: Invoke may run
 // concurrently for different executions.
 class Engine final : public backend::Invoker {
@@ -107,6 +110,8 @@ class Engine final : public backend::Invoker {
   std::shared_ptr<const StepGraph> graph_;
   actions::ActionRunner* actions_;
   EngineOptions options_;
+  // Built once from graph_ in the constructor; immutable, read by every Invoke.
+  std::shared_ptr<const WorkflowPlan> plan_;
 };
 
 }  // namespace cairn::engine
