@@ -246,6 +246,35 @@ std::vector<std::string> Lines(const std::string& path) {
   return out;
 }
 
+// A killed run's step processes survive it: process.run starts them in a
+// process group of their own, out of the SIGKILL's reach, as a crash would
+// leave them. One may still append to $CRASH_COUNTER after the kill; waits
+// (up to 2 s: a step of these workflows takes milliseconds; a detached
+// callback worker may take longer and is left alone) until no process that
+// carries this trial's CRASH_DIR is left, so that the line counts for the
+// run that started the step, not for the one after it.
+void WaitForStepProcesses(const std::string& dir) {
+  std::string needle = "CRASH_DIR=" + dir;
+  needle.push_back('\0');
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool any = false;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/proc", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+      std::string environ = ReadFile(e.path().string() + "/environ");
+      environ.push_back('\0');
+      if (environ.find(needle) != std::string::npos) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 std::string StepOfToken(const std::string& token) { return token.substr(0, token.find('#')); }
 
 std::map<std::string, int> CountByStep(const std::vector<std::string>& lines, size_t from = 0) {
@@ -379,14 +408,32 @@ class CrashRunner {
       // Resume only after a kill of the plan: a run that could not start,
       // crashed or hung ends the trial (Check reports it).
       if (!r.killed || r.timed_out) break;
+      WaitForStepProcesses(dir);
       t.after_kill.push_back(ReadStore(store));
       t.counters.push_back(Lines(counter));
     }
     t.final = ReadStore(store);
     t.counter = Lines(counter);
     if (trace) t.trace = Lines(dir + "/trace");
+    // An action that found no open callback of its name is reported, unless
+    // a callback of that name exists and ended without it (timed out between
+    // two polls of a loaded machine: the action would have been refused as
+    // "already completed"); the final result and history then say whether
+    // the scenario still holds.
+    std::optional<std::vector<CallbackInfo>> final_callbacks;
     for (const auto& a : actions) {
-      if (!a.done) t.unsent_actions.push_back(a.spec.dump());
+      if (a.done) continue;
+      if (a.target.empty() && a.spec.value("CallbackName", "*") != "*") {
+        if (!final_callbacks) final_callbacks = Callbacks(dir, store);
+        const std::string wanted = a.spec.value("CallbackName", "*");
+        if (final_callbacks && std::any_of(final_callbacks->begin(), final_callbacks->end(),
+                                           [&](const CallbackInfo& c) {
+                                             return c.name == wanted && !c.open;
+                                           })) {
+          continue;
+        }
+      }
+      t.unsent_actions.push_back(a.spec.dump());
     }
     return t;
   }
