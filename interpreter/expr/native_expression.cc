@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "expr/expression_set.h"
+#include "expr/jq_lexer.h"
 
 namespace cairn::expr {
 namespace {
@@ -80,24 +81,6 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // ---- tokens (jq 1.6's src/lexer.l, for the subset) ------------------------
 
 enum class Tok {
@@ -120,7 +103,7 @@ enum class Tok {
 
 enum class CmpOp { kEq, kNe, kLt, kLe, kGt, kGe };
 
-struct Token {
+struct Lexeme {
   Tok kind;
   std::string text;  // kField: the name; kString: the value; kIdent: as written
   double number = 0;
@@ -141,24 +124,17 @@ bool IsJqKeyword(std::string_view s) {
   return false;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Lexes the whole source, or returns false for anything outside the subset
 // (the caller then leaves the expression to jq).
 class Lexer {
  public:
   explicit Lexer(std::string_view src) : src_(src) {}
 
-  bool Run(std::vector<Token>& out) {
+  bool Run(std::vector<Lexeme>& out) {
     while (true) {
       SkipSpace();
       if (pos_ >= src_.size()) return true;
-      Token t;
+      Lexeme t;
       if (!Next(t)) return false;
       out.push_back(std::move(t));
     }
@@ -199,7 +175,7 @@ class Lexer {
   // jq 1.6's number rule, `[0-9.]+([eE][+-]?[0-9]+)?`, from pos_ (the
   // caller has ruled out `.`, `..` and `.name`). The text must then read as a
   // number in full: `1.5.` is jq's "Invalid numeric literal".
-  bool LexNumber(Token& t) {
+  bool LexNumber(Lexeme& t) {
     const size_t start = pos_;
     while (IsDigit(At(pos_)) || At(pos_) == '.') ++pos_;
     if (At(pos_) == 'e' || At(pos_) == 'E') {
@@ -218,83 +194,24 @@ class Lexer {
   }
 
   // A string literal from pos_ (at `"`): raw text must be valid UTF-8 and
-  // escapes are those of JSON; `\(` (interpolation) and lone surrogates are
-  // not in the subset.
-  bool LexString(Token& t) {
+  // escapes are those of JSON, decoded as jq_lexer does (DecodeJqString);
+  // `\(` (interpolation), invalid escapes and lone surrogates are not in the
+  // subset.
+  bool LexString(Lexeme& t) {
+    const size_t start = ++pos_;
+    while (pos_ < src_.size() && src_[pos_] != '"') pos_ += src_[pos_] == '\\' ? 2 : 1;
+    if (pos_ >= src_.size()) return false;
+    const std::string_view body = src_.substr(start, pos_ - start);
     ++pos_;
+    if (!IsValidUtf8(body)) return false;
+    std::optional<std::string> text = DecodeJqString(body);
+    if (!text) return false;
     t.kind = Tok::kString;
-    std::string& out = t.text;
-    while (true) {
-      if (pos_ >= src_.size()) return false;
-      const char c = src_[pos_];
-      if (c == '"') {
-        ++pos_;
-        return true;
-      }
-      if (c != '\\') {
-        const size_t start = pos_;
-        while (pos_ < src_.size() && src_[pos_] != '\\' && src_[pos_] != '"') ++pos_;
-        const std::string_view raw = src_.substr(start, pos_ - start);
-        if (!IsValidUtf8(raw)) return false;
-        out += raw;
-        continue;
-      }
-      const char e = At(pos_ + 1);
-      pos_ += 2;
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out += e;
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          std::optional<uint32_t> cp = Hex4();
-          if (!cp || (*cp >= 0xDC00 && *cp <= 0xDFFF)) return false;
-          if (*cp >= 0xD800 && *cp <= 0xDBFF) {
-            if (At(pos_) != '\\' || At(pos_ + 1) != 'u') return false;
-            pos_ += 2;
-            std::optional<uint32_t> low = Hex4();
-            if (!low || *low < 0xDC00 || *low > 0xDFFF) return false;
-            *cp = 0x10000 + (((*cp - 0xD800) << 10) | (*low - 0xDC00));
-          }
-          AppendUtf8(*cp, out);
-          break;
-        }
-        default:
-          return false;  // `\(`, an invalid escape, or the end of the source
-      }
-    }
+    t.text = std::move(*text);
+    return true;
   }
 
-  // Four hex digits at pos_ (jq's lexer takes up to four alphanumerics after
-  // `\u` and the JSON parser then wants exactly four hex digits).
-  std::optional<uint32_t> Hex4() {
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      const int h = HexValue(At(pos_));
-      if (h < 0) return std::nullopt;
-      v = v * 16 + static_cast<uint32_t>(h);
-      ++pos_;
-    }
-    return v;
-  }
-
-  bool Next(Token& t) {
+  bool Next(Lexeme& t) {
     const char c = src_[pos_];
     const char d = At(pos_ + 1);
     auto punct = [&](Tok kind, size_t length) {
@@ -420,7 +337,7 @@ constexpr int kMaxParseDepth = 64;
 
 class Parser {
  public:
-  explicit Parser(const std::vector<Token>& tokens) : tokens_(tokens) {}
+  explicit Parser(const std::vector<Lexeme>& tokens) : tokens_(tokens) {}
 
   std::unique_ptr<Node> ParseAll() {
     std::unique_ptr<Node> root = Alt(0);
@@ -429,11 +346,11 @@ class Parser {
   }
 
  private:
-  const Token* Peek(size_t ahead = 0) const {
+  const Lexeme* Peek(size_t ahead = 0) const {
     return pos_ + ahead < tokens_.size() ? &tokens_[pos_ + ahead] : nullptr;
   }
   bool PeekIs(Tok kind, size_t ahead = 0) const {
-    const Token* t = Peek(ahead);
+    const Lexeme* t = Peek(ahead);
     return t != nullptr && t->kind == kind;
   }
 
@@ -532,7 +449,7 @@ class Parser {
   // term := '.' | '.' IDENT | '.' STRING | '$ctx' | '-'? NUMBER | STRING
   //       | 'true' | 'false' | 'null' | '(' alt ')'
   std::unique_ptr<Node> Term(int depth) {
-    const Token* t = Peek();
+    const Lexeme* t = Peek();
     if (t == nullptr) return nullptr;
     switch (t->kind) {
       case Tok::kDot:
@@ -544,7 +461,7 @@ class Parser {
         return node;
       }
       case Tok::kDollar: {
-        const Token* name = Peek(1);
+        const Lexeme* name = Peek(1);
         if (name == nullptr || name->kind != Tok::kIdent || name->text != "ctx") return nullptr;
         pos_ += 2;
         auto node = std::make_unique<Node>();
@@ -586,7 +503,7 @@ class Parser {
     }
   }
 
-  const std::vector<Token>& tokens_;
+  const std::vector<Lexeme>& tokens_;
   size_t pos_ = 0;
 };
 
@@ -1029,7 +946,7 @@ class Evaluator {
 std::optional<NativeExpression> NativeExpression::Parse(std::string_view source) {
   // jq reads the program as a C string.
   if (source.find('\0') != std::string_view::npos) return std::nullopt;
-  std::vector<Token> tokens;
+  std::vector<Lexeme> tokens;
   if (!Lexer(source).Run(tokens) || tokens.empty()) return std::nullopt;
   std::unique_ptr<Node> root = Parser(tokens).ParseAll();
   if (!root) return std::nullopt;
