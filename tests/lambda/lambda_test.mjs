@@ -272,30 +272,41 @@ async function handler(event) {
 
 // ------------------------------------------------ cairn lambda processes
 
-function startCairn(dir = bundle, extra = []) {
-  const child = spawn(cairn, ["lambda", "--workflows", dir, "--default-workflow", "fan", ...extra], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME ?? work,
-      AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "AKIDLAMBDATEST",
-      AWS_SECRET_ACCESS_KEY: "lambda-test-secret",
-      AWS_SESSION_TOKEN: "lambda-test-session",
-      AWS_ENDPOINT_URL_LAMBDA: endpoint,
-      LAMBDA_TASK_ROOT: work,
-      // The local-callback worker calls back with `cairn callback`.
-      CAIRN_ENDPOINT: endpoint,
-      CAIRN_BIN: path.resolve(cairn),
-    },
-    stdio: ["ignore", "inherit", "pipe"],
-  });
+// What the Lambda service gives a function's process: the Runtime API,
+// credentials, the checkpoint endpoint; plus what the local-callback worker
+// needs to call back with `cairn callback` (as an ECS task would with the
+// AWS CLI).
+function lambdaEnvironment(extra) {
+  return {
+    PATH: process.env.PATH,
+    AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "AKIDLAMBDATEST",
+    AWS_SECRET_ACCESS_KEY: "lambda-test-secret",
+    AWS_SESSION_TOKEN: "lambda-test-session",
+    AWS_ENDPOINT_URL_LAMBDA: endpoint,
+    CAIRN_ENDPOINT: endpoint,
+    CAIRN_BIN: path.resolve(cairn),
+    ...extra,
+  };
+}
+
+function spawnRuntime(command, args, env, cwd = undefined) {
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "inherit", "pipe"] });
   child.log = "";
   child.stderr.on("data", (d) => {
     child.log += d.toString();
     if (process.env.CAIRN_LAMBDA_TEST_DEBUG) process.stderr.write(d);
   });
   return child;
+}
+
+function startCairn(dir = bundle, extra = []) {
+  return spawnRuntime(
+    cairn,
+    ["lambda", "--workflows", dir, "--default-workflow", "fan", ...extra],
+    lambdaEnvironment({ HOME: process.env.HOME ?? work, LAMBDA_TASK_ROOT: work }),
+  );
 }
 
 function stopCairn(child) {
@@ -499,34 +510,16 @@ await test("start-up without the workflow folder reports an init error", async (
 if (packageDir) {
   await test("package: its bootstrap handles an invocation of a bundled workflow", async () => {
     await stopCairn(lambdaProcess);
-    // What the provided.al2023 runtime gives a function: the package as
-    // LAMBDA_TASK_ROOT, the handler, the Runtime API, credentials; nothing of
-    // this machine's environment beyond PATH (the worker of local-callback
-    // runs `sh` and calls back with the cairn under test, as an ECS task
-    // would with the AWS CLI).
+    // As the provided.al2023 runtime starts a function: the package as
+    // LAMBDA_TASK_ROOT and the handler; nothing of this machine's
+    // environment beyond PATH.
     const root = path.resolve(packageDir);
-    const child = spawn(path.join(root, "bootstrap"), [], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        LAMBDA_TASK_ROOT: root,
-        _HANDLER: "local-callback",
-        AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "AKIDLAMBDATEST",
-        AWS_SECRET_ACCESS_KEY: "lambda-test-secret",
-        AWS_SESSION_TOKEN: "lambda-test-session",
-        AWS_ENDPOINT_URL_LAMBDA: endpoint,
-        CAIRN_ENDPOINT: endpoint,
-        CAIRN_BIN: path.resolve(cairn),
-      },
-      stdio: ["ignore", "inherit", "pipe"],
-    });
-    child.log = "";
-    child.stderr.on("data", (d) => {
-      child.log += d.toString();
-      if (process.env.CAIRN_LAMBDA_TEST_DEBUG) process.stderr.write(d);
-    });
+    const child = spawnRuntime(
+      path.join(root, "bootstrap"),
+      [],
+      lambdaEnvironment({ LAMBDA_TASK_ROOT: root, _HANDLER: "local-callback" }),
+      work,
+    );
     lambdaProcess = child;
     const input = { message: "hello from the package", processingTime: 0 };
     const lambda = await run(input); // no "workflow": the handler's
