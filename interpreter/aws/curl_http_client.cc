@@ -94,17 +94,6 @@ const Result<const CurlApi*>& Curl() {
   return *loaded;
 }
 
-// "host[:port]" of "scheme://[userinfo@]host[:port][/...]": what error
-// messages may name (userinfo could hold a password, so it is dropped).
-std::string HostOf(std::string_view url) {
-  if (size_t scheme = url.find("://"); scheme != std::string_view::npos) {
-    url.remove_prefix(scheme + 3);
-  }
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  return std::string(url);
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() &&
@@ -113,8 +102,6 @@ std::string_view Trim(std::string_view s) {
   }
   return s;
 }
-
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 struct Transfer {
   HttpResponse response;
@@ -216,15 +203,7 @@ void CurlHttpClient::Release(std::unique_ptr<Handle> handle) {
 Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpRequest& request,
                                           const HttpCallOptions& options) {
   const std::string host = HostOf(base_url);
-  for (const HttpHeader& header : request.headers) {
-    if (header.name.empty() || HasLineBreak(header.name) || HasLineBreak(header.value) ||
-        header.name.find(':') != std::string::npos) {
-      return MakeError("http.transport",
-                       "invalid header name or value (header '" +
-                           (HasLineBreak(header.name) ? std::string("?") : header.name) +
-                           "') in a request to " + host);
-    }
-  }
+  if (Status s = CheckRequestHeaders(request, host); !s.ok()) return s.error();
 
   const Result<const CurlApi*>& loaded = Curl();
   if (!loaded.ok()) {

@@ -34,6 +34,16 @@ struct HttpCallOptions {
   std::chrono::milliseconds timeout{30000};
 };
 
+// "host[:port]" of "scheme://[userinfo@]host[:port][/...]": what error
+// messages may name (userinfo could hold a password, so it is dropped).
+std::string HostOf(std::string_view url);
+
+// What every implementation checks before sending: header names non-empty
+// and without ':', no line break in a name or value (it would smuggle a
+// header or a request); an "http.transport" error naming `host` (and the
+// header's name, never its value) otherwise.
+Status CheckRequestHeaders(const HttpRequest& request, const std::string& host);
+
 class HttpClient {
  public:
   virtual ~HttpClient() = default;

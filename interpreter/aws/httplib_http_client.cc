@@ -22,19 +22,6 @@ using std::chrono::milliseconds;
 // largest wait that fits, ~23 days.
 constexpr milliseconds kNoLimit{2'000'000'000};
 
-// "host[:port]" of "scheme://[userinfo@]host[:port][/...]": what error
-// messages may name (userinfo could hold a password, so it is dropped).
-std::string HostOf(std::string_view url) {
-  if (size_t scheme = url.find("://"); scheme != std::string_view::npos) {
-    url.remove_prefix(scheme + 3);
-  }
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  return std::string(url);
-}
-
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
 int64_t NowNanos() { return SystemClock::Instance().MonotonicNanos(); }
 
 // Blocks SIGPIPE in the calling thread for the duration of a call and
@@ -143,15 +130,7 @@ void HttplibHttpClient::Release(std::unique_ptr<Connection> connection) {
 Result<HttpResponse> HttplibHttpClient::Send(std::string_view base_url, const HttpRequest& request,
                                              const HttpCallOptions& options) {
   const std::string host = HostOf(base_url);
-  for (const HttpHeader& header : request.headers) {
-    if (header.name.empty() || HasLineBreak(header.name) || HasLineBreak(header.value) ||
-        header.name.find(':') != std::string::npos) {
-      return MakeError("http.transport",
-                       "invalid header name or value (header '" +
-                           (HasLineBreak(header.name) ? std::string("?") : header.name) +
-                           "') in a request to " + host);
-    }
-  }
+  if (Status s = CheckRequestHeaders(request, host); !s.ok()) return s.error();
   if (!base_url.starts_with("http://") && !base_url.starts_with("https://")) {
     return MakeError("http.transport", "unsupported URL scheme for " + host + " (http or https)");
   }
