@@ -77,22 +77,19 @@ Result<const CurlApi*> LoadCurlLibrary(const char* soname) {
   return api.release();
 }
 
+const Result<const CurlApi*>& ProcessCurl() {
+  static std::once_flag once;
+  static Result<const CurlApi*>* loaded = nullptr;
+  std::call_once(once, [] { loaded = new Result<const CurlApi*>(LoadCurlLibrary("libcurl.so.4")); });
+  return *loaded;
+}
+
 }  // namespace internal
 
 namespace {
 
 using internal::CurlApi;
-
-// The process's libcurl, loaded by the first call (and only then): the
-// outcome, success or error, is kept for every later call.
-const Result<const CurlApi*>& Curl() {
-  static std::once_flag once;
-  static Result<const CurlApi*>* loaded = nullptr;
-  std::call_once(once, [] {
-    loaded = new Result<const CurlApi*>(internal::LoadCurlLibrary("libcurl.so.4"));
-  });
-  return *loaded;
-}
+using internal::ProcessCurl;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -205,7 +202,7 @@ Result<HttpResponse> CurlHttpClient::Send(std::string_view base_url, const HttpR
   const std::string host = HostOf(base_url);
   if (Status s = CheckRequestHeaders(request, host); !s.ok()) return s.error();
 
-  const Result<const CurlApi*>& loaded = Curl();
+  const Result<const CurlApi*>& loaded = ProcessCurl();
   if (!loaded.ok()) {
     return MakeError(loaded.error().code, loaded.error().message + " (request to " + host + ")");
   }

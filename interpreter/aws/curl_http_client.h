@@ -54,7 +54,13 @@ struct CurlApi;
 // initialises libcurl; the library is never unloaded. CurlHttpClient calls it
 // once per process with "libcurl.so.4"; tests call it to see the error for a
 // library that is missing ("http.transport", naming the library and why).
+// The result is allocated and owned by the process (never freed, as the
+// library is never unloaded): call it for a library that loads only through
+// ProcessCurl().
 Result<const CurlApi*> LoadCurlLibrary(const char* soname);
+// The process's libcurl ("libcurl.so.4"), loaded by the first call and kept,
+// success or error, for every later call. Thread-safe.
+const Result<const CurlApi*>& ProcessCurl();
 }  // namespace internal
 
 class CurlHttpClient final : public HttpClient {

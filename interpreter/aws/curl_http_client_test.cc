@@ -57,7 +57,7 @@ TEST(CurlHttpClientLoadingTest, AMissingLibraryIsAClearTransportError) {
 }
 
 TEST(CurlHttpClientLoadingTest, TheInstalledLibcurlLoads) {
-  Result<const internal::CurlApi*> api = internal::LoadCurlLibrary("libcurl.so.4");
+  const Result<const internal::CurlApi*>& api = internal::ProcessCurl();
   ASSERT_TRUE(api.ok()) << api.error().ToString()
                         << " (install libcurl4: apt-get install libcurl4)";
 }
