@@ -123,6 +123,16 @@ class DynaliteTest : public PeerTest {
             {{{"AttributeName", "pk"}, {"KeyType", "HASH"}},
              {{"AttributeName", "sk"}, {"KeyType", "RANGE"}}}},
            {"BillingMode", "PAY_PER_REQUEST"}});
+    // dynalite answers CreateTable with CREATING and makes the table ACTIVE
+    // on a later tick (even with --createTableMs 0); until then every item
+    // call is ResourceNotFoundException, as DynamoDB's would be.
+    for (int i = 0; i < 500; ++i) {
+      json d = Setup("dynamodb", aws::AwsProtocol::kJson10, "DynamoDB_20120810.DescribeTable",
+                     {{"TableName", table_}});
+      if (d.value("/Table/TableStatus"_json_pointer, "") == "ACTIVE") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "table " << table_ << " did not become ACTIVE in 10 s";
   }
   std::string table_;
 };

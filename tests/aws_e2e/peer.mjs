@@ -15,7 +15,7 @@
 //       real container would with the Lambda API.
 //
 // Credentials are dummies; every endpoint is 127.0.0.1.
-import { DynamoDBClient, CreateTableCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, CreateTableCommand, DescribeTableCommand, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { EC2Client, DescribeSubnetsCommand, DescribeSecurityGroupsCommand } from "@aws-sdk/client-ec2";
 import {
   ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, ListTasksCommand, DescribeTasksCommand,
@@ -68,6 +68,14 @@ if (command === "setup-ecs") {
     AttributeDefinitions: [{ AttributeName: "executionId", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "executionId", KeyType: "HASH" }],
   }));
+  // dynalite makes a new table ACTIVE on a later tick, as DynamoDB does
+  // later still; items cannot be written before.
+  for (let i = 0; ; ++i) {
+    const d = await ddb.send(new DescribeTableCommand({ TableName: args[1] }));
+    if (d.Table.TableStatus === "ACTIVE") break;
+    if (i >= 500) throw new Error(`table ${args[1]} did not become ACTIVE in 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 } else if (command === "get-item") {
   const ddb = new DynamoDBClient(common(args[0]));
   const out = await ddb.send(new GetItemCommand({
