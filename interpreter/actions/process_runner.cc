@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/environment_lock.h"
+#include "core/sigpipe_block.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -240,38 +241,6 @@ Result<int> Spawn(const ProcessSpec& spec, const std::string& program,
   if (rc != 0) return SpawnError(rc, spec.argv[0]);
   return static_cast<int>(pid);
 }
-
-// Blocks SIGPIPE in this thread while stdin is written, so a child that
-// closes its stdin early gives EPIPE instead of killing cairn; a SIGPIPE
-// raised meanwhile is consumed before the mask is restored.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~SigpipeBlock() {
-    sigset_t pending;
-    sigpending(&pending);
-    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
-      const timespec zero{};
-      while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
 
 // Reads what is available from `fd` into `out` (`cap` bytes of head, then
 // the last kOutputTailBytes as tail); closes `fd` at end of file or on an

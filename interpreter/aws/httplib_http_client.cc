@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/clock.h"
+#include "core/sigpipe_block.h"
 
 namespace cairn::aws {
 namespace {
@@ -23,45 +24,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds kNoLimit{2'000'000'000};
 
 int64_t NowNanos() { return SystemClock::Instance().MonotonicNanos(); }
-
-// Blocks SIGPIPE in the calling thread for the duration of a call and
-// discards one raised by it. cpp-httplib writes plain sockets with
-// MSG_NOSIGNAL, but OpenSSL writes TLS connections with write(2): a peer that
-// closed the connection would otherwise kill the process. Only this thread
-// is affected (a process-wide SIG_IGN would be inherited by the programs
-// that process.run starts).
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-    sigset_t pending;
-    sigpending(&pending);
-    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~SigpipeBlock() {
-    if (!already_pending_ && sigismember(&old_, SIGPIPE) != 1) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        timespec zero{0, 0};
-        sigtimedwait(&set, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t old_;
-  bool already_pending_ = false;
-};
 
 // The outcome of one exchange on one connection.
 struct Exchange {
