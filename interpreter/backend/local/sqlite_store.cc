@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "backend/local/kill_points.h"
+#include "core/clock.h"
 
 namespace cairn::backend::local {
 namespace {
@@ -632,8 +633,8 @@ struct SqliteStore::Impl {
     for (;;) {
       checkpoint_cv.wait(lock, [&] { return stopping || checkpoint_due; });
       if (stopping) return;
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(options.checkpoint_wait_ms);
+      const Clock& clock = SystemClock::Instance();
+      const int64_t deadline = clock.MonotonicNanos() + options.checkpoint_wait_ms * 1'000'000LL;
       // Idle: no writer queued, and none committed for a short while.
       for (;;) {
         const int64_t seen = commits;
@@ -645,7 +646,7 @@ struct SqliteStore::Impl {
           checkpoint_cv.wait_for(lock, std::chrono::microseconds(500));
           if (stopping) return;
         }
-        if (std::chrono::steady_clock::now() >= deadline) break;
+        if (clock.MonotonicNanos() >= deadline) break;
       }
       checkpoint_due = false;
       lock.unlock();
