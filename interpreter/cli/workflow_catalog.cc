@@ -52,6 +52,8 @@ Result<std::shared_ptr<engine::Engine>> WorkflowCatalog::Load(const std::string&
   if (!graph.ok()) return MakeError("compile", file + ": " + graph.error().ToString());
   engine::EngineOptions options;
   options.params = std::move(*params);
+  // The local service records the end from the last checkpoint.
+  options.end_in_last_checkpoint = true;
   if (on_event_) {
     options.on_event = [sink = on_event_](const engine::StepEvent& e) {
       sink(current_arn != nullptr ? *current_arn : std::string(), e);

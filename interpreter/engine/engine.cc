@@ -40,6 +40,13 @@ struct WorkflowPlan {
 
 namespace {
 
+// Jitter of retry delays: not a secret, so one generator per thread, seeded
+// once (a std::random_device per invocation cost more than a step).
+std::mt19937_64& Rng() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
 using nlohmann::json;
 using protocol::Operation;
 using protocol::OperationAction;
@@ -347,8 +354,7 @@ class Run {
         actions_(actions),
         options_(options),
         next_marker_(invocation.initial_state.next_marker),
-        first_page_(invocation.initial_state.operations),
-        rng_(std::random_device{}()) {
+        first_page_(invocation.initial_state.operations) {
     pending_.reserve(4);
   }
 
@@ -367,7 +373,11 @@ class Run {
                 {"execution", ExecutionContext()},
                 {"steps", json::object()}};
     Outcome o = RunScope(kRootScope, root);
-    if (o.flow != Flow::kAborted) Flush();
+    // With end_in_last_checkpoint, a successful end's last flush waits for
+    // the output (below), so that both share one checkpoint.
+    const bool end_in_flush = options_.end_in_last_checkpoint && o.flow == Flow::kDone &&
+                              !aborted() && !stopped_;
+    if (o.flow != Flow::kAborted && !end_in_flush) Flush();
     if (invocation_error_) return *invocation_error_;
     if (stopped_ && !execution_error_ && o.flow == Flow::kSuspended && !HasPendingOperation()) {
       return MakeError(kDeadlineError, "the invocation stopped before its deadline with nothing "
@@ -385,6 +395,20 @@ class Run {
         P::InvocationOutput out;
         out.status = P::InvocationStatus::kSucceeded;
         out.result = output.dump();
+        if (end_in_flush) {
+          if (execution_ && out.result->size() <= protocol::kMaxOperationPayloadBytes) {
+            OperationUpdate end;
+            end.id = execution_->id;
+            end.type = P::OperationType::kExecution;
+            end.action = OperationAction::kSucceed;
+            end.payload = *out.result;
+            pending_.push_back(std::move(end));
+          }
+          if (!Flush()) {
+            if (invocation_error_) return *invocation_error_;
+            return Failed(*execution_error_);
+          }
+        }
         return out;
       }
       case Flow::kFailed:
@@ -489,6 +513,19 @@ class Run {
       for (const auto& op : owned_.emplace_back(std::move(r->new_state.operations))) Record(op, false);
     }
     return true;
+  }
+
+  // After the success of a step of the root scope, with
+  // end_in_last_checkpoint: the checkpoint is left for the next step's start
+  // (RunScope) or, when nothing follows, for the execution's end (Go), so
+  // that the last step and the end share one. Durability before the next
+  // step starts is kept. Elsewhere, Flush.
+  bool FlushOrDefer(const std::string& parent_id) {
+    if (options_.end_in_last_checkpoint && parent_id.empty()) {
+      deferred_ = true;
+      return !aborted();
+    }
+    return Flush();
   }
 
   bool aborted() const { return invocation_error_.has_value() || execution_error_.has_value(); }
@@ -640,6 +677,11 @@ class Run {
     bool explicit_succeed = false;
     while (true) {
       const GraphNode& node = g_.node(current);
+      // A deferred success becomes durable before the next step starts.
+      if (deferred_) {
+        deferred_ = false;
+        if (!Flush()) return Outcome::Aborted();
+      }
       Outcome o = RunStep(node, f);
       if (o.flow == Flow::kSuspended || o.flow == Flow::kAborted) return o;
       const GraphEdge* edge = nullptr;
@@ -817,9 +859,9 @@ class Run {
     if (policy->max_delay.value) delay = std::min(delay, static_cast<double>(policy->max_delay.value->millis));
     delay = std::min(delay, static_cast<double>(P::kMaxDelaySeconds) * 1000);
     if (policy->jitter == Jitter::kFull) {
-      delay = std::uniform_real_distribution<double>(0, delay)(rng_);
+      delay = std::uniform_real_distribution<double>(0, delay)(Rng());
     } else if (policy->jitter == Jitter::kEqual) {
-      delay = delay / 2 + std::uniform_real_distribution<double>(0, delay / 2)(rng_);
+      delay = delay / 2 + std::uniform_real_distribution<double>(0, delay / 2)(Rng());
     }
     return CeilSeconds(static_cast<int64_t>(delay));
   }
@@ -947,7 +989,7 @@ class Run {
                                      OperationAction::kSucceed);
           u.payload = std::move(payload);
           Queue(std::move(u));
-          if (!Flush()) return Outcome::Aborted();
+          if (!FlushOrDefer(parent_id)) return Outcome::Aborted();
           Emit(StepEvent::Kind::kSucceeded, node.name, id, attempt, ms);
           return Outcome::Done(std::move(value));
         }
@@ -1195,7 +1237,7 @@ class Run {
                                    OperationAction::kSucceed);
         u.payload = std::move(payload);
         Queue(std::move(u));
-        if (!Flush()) return Outcome::Aborted();
+        if (!FlushOrDefer(parent)) return Outcome::Aborted();
         return o;
       }
     }
@@ -1543,7 +1585,6 @@ class Run {
   const EngineOptions& options_;
   std::string next_marker_;
   const std::vector<Operation>& first_page_;  // the invocation's, used in place
-  std::mt19937_64 rng_;
 
   // The recorded operations by id (Record): the invocation's first page in
   // place, the operations of later pages and of checkpoint answers in the
@@ -1555,6 +1596,7 @@ class Run {
   OperationIndex ops_;
   size_t unseen_count_ = 0;
   std::vector<OperationUpdate> pending_;
+  bool deferred_ = false;  // see FlushOrDefer
   std::optional<Error> invocation_error_;
   std::optional<WorkflowError> execution_error_;
   bool stopped_ = false;  // should_stop said so: no step starts any more

@@ -79,6 +79,13 @@ struct EngineOptions {
   // that the service re-invokes. The Lambda runtime stops this way before
   // the invocation's deadline. May be empty.
   std::function<bool()> should_stop;
+  // Sends a successful end as an EXECUTION SUCCEED update (with the output)
+  // in the invocation's last checkpoint, and still returns SUCCEEDED with
+  // the output. For a service that records the execution's end from that
+  // checkpoint (the local backend): the end shares the last step's commit
+  // instead of costing one of its own. An output over the 256 KiB an
+  // operation may carry is only returned.
+  bool end_in_last_checkpoint = false;
 };
 
 // The invocation error of an invocation stopped by should_stop with nothing

@@ -63,6 +63,21 @@ bool UsesRegex(const json& schema) {
   return false;
 }
 
+bool UsesRef(const json& schema) {
+  std::vector<const json*> todo{&schema};
+  while (!todo.empty()) {
+    const json* v = todo.back();
+    todo.pop_back();
+    if (v->is_object()) {
+      if (v->contains("$ref")) return true;
+      for (const auto& [key, child] : v->items()) todo.push_back(&child);
+    } else if (v->is_array()) {
+      for (const auto& child : *v) todo.push_back(&child);
+    }
+  }
+  return false;
+}
+
 // The JSON pointer and length of the first string value or object key of
 // `input` longer than kMaxRegexCheckedLength, if any. Iterative.
 std::optional<std::pair<std::string, size_t>> FindOverlongString(const json& input) {
@@ -158,6 +173,11 @@ Result<json> CheckInput(const json& schema, json input) {
               std::to_string(kMaxRegexCheckedLength) + " bytes");
     }
   }
+  // std::regex, and a schema that refers to itself, recurse as deep as the
+  // input goes and need the large stack; otherwise valijson recurses only
+  // as deep as the schema, and the check runs on the calling thread (a
+  // thread per execution cost more than its three steps).
+  if (!UsesRegex(schema) && !UsesRef(schema)) return Validate(schema, std::move(input));
   std::optional<Result<json>> result;
   RunWithLargeStack([&] { result.emplace(Validate(schema, std::move(input))); });
   return std::move(*result);

@@ -21,9 +21,11 @@ inline constexpr size_t kMaxRegexCheckedLength = 8192;
 // against `schema` (JSON Schema draft-07). Returns the completed input, or an
 // Error listing every violation with its JSON pointer (or naming a string
 // longer than kMaxRegexCheckedLength when the schema uses regexes).
-// The validation runs on a thread of its own with a 64 MiB stack (reserved,
-// touched only as deep as the regexes go), so that a string within the limit
-// cannot overflow a smaller caller stack. Thread-safe.
+// When the schema uses regexes or `$ref` (which recurse as deep as the input
+// goes), the validation runs on a thread of its own with a 64 MiB stack
+// (reserved, touched only as deep as the recursion goes), so that an input
+// within the limits cannot overflow a smaller caller stack; otherwise it
+// runs on the calling thread. Thread-safe.
 Result<nlohmann::json> CheckInput(const nlohmann::json& schema, nlohmann::json input);
 
 }  // namespace cairn::engine

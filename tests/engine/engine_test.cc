@@ -77,6 +77,7 @@ class EngineTest : public ::testing::Test {
     EngineOptions options;
     options.clock = &clock_;
     options.on_event = [this](const StepEvent& e) { events_.push_back(e); };
+    options.end_in_last_checkpoint = end_in_last_checkpoint_;
     engine_ = std::make_unique<Engine>(*graph, &actions_, options);
     if (!service_) {
       auto service = backend::local::LocalDurableService::Create(store_, clock_, &invoker_);
@@ -142,6 +143,10 @@ class EngineTest : public ::testing::Test {
     explicit Forward(EngineTest* test) : t(test) {}
     Result<protocol::InvocationOutput> Invoke(const protocol::Invocation& inv,
                                               backend::CheckpointClient& client) override {
+      if (t->record_checkpoints_) {
+        Recording recording(client, *t);
+        return t->engine_->Invoke(inv, recording);
+      }
       if (t->crash_after_checkpoints_ < 0) return t->engine_->Invoke(inv, client);
       Dying dying(client, t->crash_after_checkpoints_);
       return t->engine_->Invoke(inv, dying);
@@ -165,6 +170,32 @@ class EngineTest : public ::testing::Test {
     }
   };
   int crash_after_checkpoints_ = -1;
+
+  // Records each checkpoint's updates and the execution's status right
+  // after the service answered it.
+  struct Recording final : backend::CheckpointClient {
+    backend::CheckpointClient& inner;
+    EngineTest& t;
+    Recording(backend::CheckpointClient& c, EngineTest& test) : inner(c), t(test) {}
+    Result<protocol::CheckpointResponse> Checkpoint(const std::string& arn,
+                                                    const protocol::CheckpointRequest& r) override {
+      auto response = inner.Checkpoint(arn, r);
+      auto rec = t.service_->GetExecution(arn);
+      t.checkpoints_.push_back({r.updates, rec.ok() ? rec->progress.status : ExecutionStatus::kRunning});
+      return response;
+    }
+    Result<protocol::ExecutionState> GetState(const std::string& arn, const std::string& token,
+                                              const std::string& marker) override {
+      return inner.GetState(arn, token, marker);
+    }
+  };
+  struct RecordedCheckpoint {
+    std::vector<protocol::OperationUpdate> updates;
+    ExecutionStatus status_after;
+  };
+  bool record_checkpoints_ = false;
+  std::vector<RecordedCheckpoint> checkpoints_;
+  bool end_in_last_checkpoint_ = false;
 
   FakeClock clock_;
   backend::local::MemoryStore store_;
@@ -198,6 +229,77 @@ output: {greeting: "${ .steps.greet.text }", first: "${ .steps.first.ran }", sec
   EXPECT_EQ(EventTypes(arn), (std::vector<std::string>{"ExecutionStarted", "StepStarted", "StepSucceeded",
                                                        "StepStarted", "StepSucceeded", "InvocationCompleted",
                                                        "ExecutionSucceeded"}));
+}
+
+TEST_F(EngineTest, TheEndCanShareTheLastCheckpoint) {
+  const std::string workflow = R"(
+cairn: 1
+name: test
+steps:
+  - name: one
+    group:
+      - {name: v, set: {n: 1}}
+  - name: two
+    process.run: {command: [two]}
+output: {n: "${ .steps.one.n }", two: "${ .steps.two.ran }"}
+)";
+  record_checkpoints_ = true;
+  Load(workflow);
+  std::string returned = Start();
+  Drive();
+  std::vector<RecordedCheckpoint> by_return = std::move(checkpoints_);
+  checkpoints_.clear();
+
+  end_in_last_checkpoint_ = true;
+  Load(workflow);
+  std::string merged = Start();
+  Drive();
+  EXPECT_EQ(Output(merged), Output(returned));
+  EXPECT_EQ(Output(merged), json({{"n", 1}, {"two", "two"}}));
+  // The same history either way (event ids and order; timestamps aside).
+  EXPECT_EQ(EventTypes(merged), EventTypes(returned));
+  ASSERT_EQ(checkpoints_.size(), by_return.size());
+  ASSERT_FALSE(checkpoints_.empty());
+  // Returning: the execution is still running after the last checkpoint.
+  EXPECT_EQ(by_return.back().status_after, ExecutionStatus::kRunning);
+  for (const auto& u : by_return.back().updates) EXPECT_NE(u.type, protocol::OperationType::kExecution);
+  // Merged: the last checkpoint carries EXECUTION SUCCEED with the output
+  // and ends the execution itself.
+  const auto& last = checkpoints_.back();
+  EXPECT_EQ(last.status_after, ExecutionStatus::kSucceeded);
+  ASSERT_FALSE(last.updates.empty());
+  ASSERT_GE(last.updates.size(), 2u);  // the last step's SUCCEED shares it
+  EXPECT_EQ(last.updates[last.updates.size() - 2].type, protocol::OperationType::kStep);
+  EXPECT_EQ(last.updates[last.updates.size() - 2].action, protocol::OperationAction::kSucceed);
+  const auto& end = last.updates.back();
+  EXPECT_EQ(end.type, protocol::OperationType::kExecution);
+  EXPECT_EQ(end.action, protocol::OperationAction::kSucceed);
+  ASSERT_TRUE(end.payload.has_value());
+  EXPECT_EQ(json::parse(*end.payload), json({{"n", 1}, {"two", "two"}}));
+  for (size_t i = 0; i + 1 < checkpoints_.size(); ++i) {
+    EXPECT_EQ(checkpoints_[i].status_after, ExecutionStatus::kRunning);
+  }
+}
+
+TEST_F(EngineTest, AnOutputTooLargeForAnOperationIsOnlyReturned) {
+  end_in_last_checkpoint_ = true;
+  record_checkpoints_ = true;
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: one
+    group:
+      - {name: v, set: {n: 1}}
+output: '${ [range(0; 30000)] | map("0123456789") | join("") }'
+)");
+  std::string arn = Start();
+  Drive();
+  EXPECT_EQ(Output(arn).get<std::string>().size(), 300000u);
+  ASSERT_FALSE(checkpoints_.empty());
+  for (const auto& c : checkpoints_) {
+    for (const auto& u : c.updates) EXPECT_NE(u.type, protocol::OperationType::kExecution);
+  }
 }
 
 TEST_F(EngineTest, RetryIsADurableDelayThenTheNextAttempt) {
