@@ -18,6 +18,7 @@
 
 #include "backend/local/memory_store.h"
 #include "backend/local/sqlite_store.h"
+#include "backend/local/sqlite_wal_vfs.h"
 #include "backend/local/testing/temp_dir.h"
 
 namespace cairn::backend::local {
@@ -536,6 +537,48 @@ TEST(SqliteStoreTest, GroupCommitSharesTransactions) {
   EXPECT_LT(st.transactions, st.batches) << "concurrent batches should share transactions";
   std::printf("group commit: %lld batches in %lld transactions\n",
               static_cast<long long>(st.batches), static_cast<long long>(st.transactions));
+}
+
+// The WAL's writes of each commit reach the file as one write
+// (sqlite_wal_vfs.h), and what was written reads back, after a reopen too.
+TEST(SqliteStoreTest, EachCommitWritesTheWalOnce) {
+  TempDir dir;
+  std::string path = dir.File("w.db");
+  ExecutionRecord e = MakeExecution("w");
+  constexpr int kBatches = 50;
+  WalWriteStats before;
+  WalWriteStats after;
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    WriteBatch first;
+    first.new_executions.push_back(e);
+    ASSERT_TRUE((*s)->Write(first).ok());
+    before = CurrentWalWriteStats();
+    for (int i = 0; i < kBatches; ++i) {
+      WriteBatch b;
+      b.operations.push_back(MakeOperation(e.arn, i, "op" + std::to_string(i)));
+      b.events.push_back({e.arn, i + 2, "{\"e\": \"" + std::string(300, 'e') + "\"}"});
+      ASSERT_TRUE((*s)->Write(b).ok());
+    }
+    after = CurrentWalWriteStats();
+    StoreStats st = (*s)->stats();
+    EXPECT_EQ(st.transactions, st.batches);  // one writer: no group to share
+  }
+  int64_t received = after.writes_received - before.writes_received;
+  int64_t issued = after.writes_issued - before.writes_issued;
+  std::printf("%d commits: SQLite wrote the WAL %lld times, the file got %lld writes\n", kBatches,
+              static_cast<long long>(received), static_cast<long long>(issued));
+  EXPECT_GE(received, 4 * kBatches);  // two frames (four writes) at least each
+  EXPECT_EQ(issued, kBatches);
+
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE((*s)->CheckConsistency().ok());
+  auto ops = (*s)->GetOperations(e.arn);
+  ASSERT_TRUE(ops.ok()) << ops.error().ToString();
+  ASSERT_EQ(ops->size(), static_cast<size_t>(kBatches));
+  EXPECT_EQ(ops->back().operation.id, "op" + std::to_string(kBatches - 1));
 }
 
 TEST(SqliteStoreTest, AFailingBatchInAGroupFailsAlone) {
