@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
@@ -67,13 +68,15 @@ struct CommandOptions {
 
 class CommandLine {
  public:
-  // Defines every subcommand (no parsing yet).
+  // Defines the top-level command (its help, version flag and footer).
   CommandLine();
   ~CommandLine();
   CommandLine(const CommandLine&) = delete;
   CommandLine& operator=(const CommandLine&) = delete;
 
-  // Parses argv (argv[0] is not used: messages always say "cairn").
+  // Defines the subcommands — only the one argv[1] names, when it names
+  // one — and parses argv (argv[0] is not used: messages always say
+  // "cairn"). Call once.
   // Returns nullopt when a command was selected (command() and options()
   // then say which, with what); else the process should exit with the
   // returned status now: 0 after printing help or the version, 2 after a
@@ -86,6 +89,9 @@ class CommandLine {
 
  private:
   struct Subcommands;  // the CLI::App of each command, owned by app_
+
+  // Defines the subcommand named `only`, or every one when it is empty.
+  void DefineCommands(std::string_view only);
 
   CommandOptions options_;
   // Raw strings of the enum options, converted by Parse.

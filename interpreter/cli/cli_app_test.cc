@@ -96,6 +96,13 @@ TEST(CliCommandLineTest, ExecutionCommandsAndTheirOptions) {
   EXPECT_EQ(la.command, Command::kLambda);
   EXPECT_EQ(la.options.lambda.deadline_margin_ms, 500);
   EXPECT_TRUE(la.options.lambda.quiet);
+  EXPECT_FALSE(la.options.lambda.write_manifest);
+
+  Parsed wm = ParseArgs({"lambda", "--workflows", "w", "--write-manifest"});
+  ASSERT_FALSE(wm.status);
+  EXPECT_EQ(wm.command, Command::kLambda);
+  EXPECT_EQ(wm.options.lambda.workflows_dir, "w");
+  EXPECT_TRUE(wm.options.lambda.write_manifest);
 
   for (const auto& [name, command] : std::vector<std::pair<std::string, Command>>{
            {"serve", Command::kServe}, {"history", Command::kHistory}, {"stop", Command::kStop}}) {
@@ -116,6 +123,20 @@ TEST(CliCommandLineTest, HelpVersionAndUsageErrorsEndTheProcess) {
   EXPECT_EQ(ParseArgs({"list", "--status", "DONE"}).status, 2);
   EXPECT_EQ(ParseArgs({"callback", "fly", "ID"}).status, 2);
   EXPECT_EQ(ParseArgs({"frobnicate"}).status, 2);
+  // Only the named command is defined: another command's name after it is
+  // an argument it does not take, not a second command.
+  EXPECT_EQ(ParseArgs({"lambda", "validate", kWorkflow}).status, 2);
+  EXPECT_EQ(ParseArgs({"lambda", "--deadline-margin", "-1"}).status, 2);
+}
+
+TEST(CliCommandLineTest, TheTopLevelHelpListsEveryCommand) {
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(ParseArgs({"--help"}).status, 0);
+  const std::string help = testing::internal::GetCapturedStdout();
+  for (const char* name : {"validate", "graph", "run", "serve", "callback", "list", "show",
+                           "history", "stop", "lambda"}) {
+    EXPECT_NE(help.find(std::string("\n  ") + name + " "), std::string::npos) << name << "\n" << help;
+  }
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "aws/httplib_http_client.h"
 #include "backend/lambda/lambda_checkpoint_client.h"
 #include "cli/environment.h"
+#include "cli/version.h"
+#include "lambda/bundle_manifest.h"
 #include "lambda/durable_handler.h"
 #include "lambda/runtime_loop.h"
 
@@ -44,6 +46,25 @@ class InitFailure final : public lambda::InvocationHandler {
 }  // namespace
 
 int RunLambda(const LambdaCommand& cmd, const Terminal& term) {
+  const std::string workflows_dir = !cmd.workflows_dir.empty()
+                                        ? cmd.workflows_dir
+                                        : Or(GetEnv("LAMBDA_TASK_ROOT"), ".") + "/workflows";
+  const std::string build = std::string("cairn ") + kVersion;
+  if (cmd.write_manifest) {
+    auto report = lambda::WriteBundleManifest(workflows_dir, build);
+    if (!report.ok()) {
+      *term.err << "cairn lambda: " << report.error().ToString() << '\n';
+      return 1;
+    }
+    for (const std::string& name : report->invalid) {
+      *term.err << "cairn lambda: " << workflows_dir << '/' << name
+                << " does not validate (`cairn validate` shows why): not in the manifest\n";
+    }
+    *term.out << workflows_dir << '/' << lambda::kManifestFileName << ": "
+              << report->listed.size() << " of "
+              << report->listed.size() + report->invalid.size() << " workflows\n";
+    return report->invalid.empty() ? 0 : 1;
+  }
   auto runtime_api = GetEnv("AWS_LAMBDA_RUNTIME_API");
   if (!runtime_api || runtime_api->empty()) {
     *term.err << "cairn lambda: AWS_LAMBDA_RUNTIME_API is not set: this command is the Lambda "
@@ -100,9 +121,8 @@ int RunLambda(const LambdaCommand& cmd, const Terminal& term) {
       SystemClock::Instance());
 
   lambda::DurableHandlerOptions options;
-  options.workflows_dir = !cmd.workflows_dir.empty()
-                              ? cmd.workflows_dir
-                              : Or(GetEnv("LAMBDA_TASK_ROOT"), ".") + "/workflows";
+  options.workflows_dir = workflows_dir;
+  options.build = build;
   options.default_workflow =
       DropYamlExtension(!cmd.default_workflow.empty() ? cmd.default_workflow : Or(GetEnv("_HANDLER"), ""));
   options.actions = &registry;

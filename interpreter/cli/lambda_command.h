@@ -16,11 +16,16 @@ struct LambdaCommand {
   std::string endpoint;          // checkpoint API; default $AWS_ENDPOINT_URL_LAMBDA, else AWS
   int max_invocations = -1;      // tests, benchmarks
   bool quiet = false;            // no step log lines
+  // Packaging: validate the workflows and write their manifest
+  // (lambda/bundle_manifest.h), then exit; no Runtime API is needed.
+  bool write_manifest = false;
 };
 
 // Exit status: 0 after --max-invocations, 1 when the Runtime API failed or
 // start-up failed (reported to /runtime/init/error when the API is known),
 // 2 when AWS_LAMBDA_RUNTIME_API is not set.
+// With write_manifest: 0 when every workflow validated and the manifest was
+// written, 1 otherwise (the ones that did not are named).
 int RunLambda(const LambdaCommand& cmd, const Terminal& term);
 
 }  // namespace cairn::cli

@@ -76,6 +76,7 @@ DurableHandler::DurableHandler(DurableHandlerOptions options) : options_(std::mo
   b.dir = options_.workflows_dir;
   b.actions = options_.actions;
   b.lookup_env = options_.lookup_env;
+  b.build = options_.build;
   b.engine_options.clock = options_.clock;
   b.engine_options.should_stop = [this] {
     int64_t stop_at = stop_at_ms_.load();
@@ -100,7 +101,11 @@ Status DurableHandler::Init() {
   auto s = bundle_->Init();
   if (!s.ok()) return s;
   Log("workflows in " + options_.workflows_dir + ": " + std::to_string(bundle_->FileNames().size()) +
-      (options_.default_workflow.empty() ? "" : ", default " + options_.default_workflow));
+      (options_.default_workflow.empty() ? "" : ", default " + options_.default_workflow) +
+      (bundle_->manifest_size() > 0
+           ? ", " + std::to_string(bundle_->manifest_size()) + " schema-checked when packaged"
+           : ""));
+  if (!bundle_->manifest_note().empty()) Log(bundle_->manifest_note());
   return {};
 }
 

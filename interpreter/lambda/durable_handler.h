@@ -55,13 +55,14 @@ struct DurableHandlerOptions {
   int64_t deadline_margin_ms = 2000;
   std::function<const char*(const char*)> lookup_env;
   std::function<void(const std::string&)> log;  // may be empty
+  std::string build;  // WorkflowBundleOptions::build (the bundle's manifest)
 };
 
 class DurableHandler final : public InvocationHandler {
  public:
   explicit DurableHandler(DurableHandlerOptions options);
 
-  // Lists the workflow folder (nothing is compiled yet).
+  // Lists the workflow folder and reads its manifest (nothing is compiled yet).
   Status Init() override;
   HandlerReply Handle(const NextInvocation& invocation) override;
 

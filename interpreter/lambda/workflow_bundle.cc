@@ -1,29 +1,54 @@
 #include "lambda/workflow_bundle.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 
 #include "compile/compile.h"
 #include "validate/validate.h"
 
 namespace cairn::lambda {
 namespace fs = std::filesystem;
+namespace {
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) return std::nullopt;
+  return text;
+}
+
+}  // namespace
 
 WorkflowBundle::WorkflowBundle(WorkflowBundleOptions options) : options_(std::move(options)) {}
 
-Status WorkflowBundle::Init() {
+Result<std::map<std::string, std::string>> ListWorkflowFiles(const std::string& dir) {
+  std::map<std::string, std::string> files;
   std::error_code ec;
-  if (!fs::is_directory(options_.dir, ec)) {
-    return MakeError("bundle", "the workflow folder " + options_.dir + " does not exist");
+  if (!fs::is_directory(dir, ec)) {
+    return MakeError("bundle", "the workflow folder " + dir + " does not exist");
   }
-  for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& p = it->path();
     if (p.extension() != ".yaml" && p.extension() != ".yml") continue;
     if (!it->is_regular_file(ec)) continue;
-    files_.emplace(p.stem().string(), p.string());
+    files.emplace(p.stem().string(), p.string());
   }
-  if (ec) return MakeError("bundle", "cannot list " + options_.dir + ": " + ec.message());
-  if (files_.empty()) {
-    return MakeError("bundle", "the workflow folder " + options_.dir + " holds no *.yaml file");
+  if (ec) return MakeError("bundle", "cannot list " + dir + ": " + ec.message());
+  if (files.empty()) {
+    return MakeError("bundle", "the workflow folder " + dir + " holds no *.yaml file");
+  }
+  return files;
+}
+
+Status WorkflowBundle::Init() {
+  auto files = ListWorkflowFiles(options_.dir);
+  if (!files.ok()) return files.error();
+  files_ = std::move(*files);
+  if (!options_.build.empty()) {
+    manifest_ = BundleManifest::Read(options_.dir, options_.build, &manifest_note_);
   }
   return {};
 }
@@ -35,7 +60,17 @@ std::vector<std::string> WorkflowBundle::FileNames() const {
 }
 
 Result<std::shared_ptr<engine::Engine>> WorkflowBundle::Load(const std::string& file) {
-  ValidationResult r = ValidateFile(file);
+  std::optional<std::string> text;
+  if (manifest_.size() > 0) text = ReadFile(file);
+  ValidationResult r;
+  if (text) {
+    ValidateOptions validate_options;
+    validate_options.skip_schema_check =
+        manifest_.Vouches(fs::path(file).filename().string(), *text);
+    r = ValidateText(*text, file, validate_options);
+  } else {
+    r = ValidateFile(file);  // also says why a file cannot be read (CRN000)
+  }
   if (!r.ok()) {
     std::string message = file + " does not validate:";
     int shown = 0;

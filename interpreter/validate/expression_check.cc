@@ -82,11 +82,10 @@ class SiteCollector {
   }
 
   void Step(const cairn::Step& s, int id, const json& obj) {
-    static const json& known = WorkflowSchema().at("definitions").at("step").at("properties");
     for (const auto& [key, value] : obj.items()) {
       const std::string p = PointerAppend(s.path, key);
       if (key == "name" || key == "description" || key == "next" || key == "semantics" ||
-          key == "await" || key == "catch" || key == "group" || !known.contains(key)) {
+          key == "await" || key == "catch" || key == "group" || !IsStepKey(key)) {
         continue;
       }
       if (key == "result") {

@@ -35,8 +35,20 @@ struct ValidationResult {
   bool ok() const { return !HasErrors(diagnostics); }
 };
 
+struct ValidateOptions {
+  // Skips the JSON-schema pass (CRN010–CRN014, CRN023); every other check
+  // runs. That pass is a pure function of the text and the embedded schema
+  // (WorkflowSchemaDigest), and the costliest part of a first validation in a
+  // process (it builds the schema's tree), so a caller that knows this same
+  // text passed it under this same schema — the Lambda bundle's manifest,
+  // lambda/workflow_bundle.h — may skip it. Never set it for other text: a
+  // document the schema rejects would then reach compile.
+  bool skip_schema_check = false;
+};
+
 // Validates YAML text; `file` is the name used in diagnostics.
-ValidationResult ValidateText(std::string_view yaml, std::string file);
+ValidationResult ValidateText(std::string_view yaml, std::string file,
+                              const ValidateOptions& options = {});
 
 // Reads and validates a file. An unreadable file gives one diagnostic,
 // CRN000, with the operating system's reason.
@@ -48,6 +60,6 @@ ValidationResult ValidateFile(const std::string& path);
 // (expressions); when empty, such diagnostics point at the string's start.
 // Returns the diagnostics, sorted and without duplicates.
 Diagnostics ValidateDefinition(const WorkflowDefinition& def, expr::ExpressionTable* expressions,
-                               std::string_view source = {});
+                               std::string_view source = {}, const ValidateOptions& options = {});
 
 }  // namespace cairn

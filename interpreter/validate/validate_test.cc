@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "validate/context_paths.h"
@@ -44,6 +45,34 @@ TEST(WorkflowSchemaTest, EmbeddedTextIsTheSchemaFile) {
   file << in.rdbuf();
   EXPECT_EQ(WorkflowSchemaText(), file.str());
   EXPECT_EQ(WorkflowSchema().at("title"), "cairn workflow");
+}
+
+TEST(WorkflowSchemaTest, StepKeysAreTheSchemasStepProperties) {
+  const nlohmann::json& properties = WorkflowSchema().at("definitions").at("step").at("properties");
+  ASSERT_GT(properties.size(), 10u);
+  for (const auto& [key, _] : properties.items()) EXPECT_TRUE(IsStepKey(key)) << key;
+  for (const char* other : {"", "nam", "names", "ecs", "ecs.", "definitions", "step"}) {
+    EXPECT_EQ(IsStepKey(other), properties.contains(other)) << other;
+  }
+}
+
+TEST(ValidateOptionsTest, SkippingTheSchemaPassKeepsEveryOtherCheck) {
+  // An unknown top-level key (schema: CRN012) and a next: to nowhere (flow).
+  const std::string yaml =
+      "cairn: 1\nname: w\nbogus: 1\nsteps:\n  - name: a\n    wait: 1s\n    next: nowhere\n";
+  ValidationResult full = ValidateText(yaml, "w.yaml");
+  ValidationResult skipped = ValidateText(yaml, "w.yaml", {.skip_schema_check = true});
+  auto codes = [](const ValidationResult& r) {
+    std::set<std::string> out;
+    for (const auto& d : r.diagnostics) out.insert(d.code);
+    return out;
+  };
+  EXPECT_TRUE(codes(full).count("CRN012")) << ::testing::PrintToString(codes(full));
+  EXPECT_FALSE(codes(skipped).count("CRN012"));
+  std::set<std::string> rest = codes(full);
+  rest.erase("CRN012");
+  EXPECT_FALSE(rest.empty());
+  EXPECT_EQ(codes(skipped), rest);
 }
 
 TEST(WorkflowSchemaTest, UsesOnlyKeywordsTheExplainerUnderstands) {

@@ -11,6 +11,14 @@ namespace cairn {
 // The schema text, byte for byte as in schema/workflow.schema.json.
 std::string_view WorkflowSchemaText();
 
+// True when `key` is a key of the schema's step mapping
+// (definitions.step.properties), without parsing the schema.
+bool IsStepKey(std::string_view key);
+
+// The SHA-256 of WorkflowSchemaText(), lowercase hex (64 characters),
+// computed when the build embeds the schema.
+std::string_view WorkflowSchemaDigest();
+
 // The schema parsed once per process. Thread-safe; never fails (the build
 // embeds a file that the validate tests parse).
 const nlohmann::json& WorkflowSchema();

@@ -47,6 +47,8 @@ expect "a CA bundle is bundled (the fallback of bootstrap's SSL_CERT_FILE)" \
   bash -c "grep -q 'BEGIN CERTIFICATE' '$x/etc/ca-certificates.crt'"
 for wf in "$src"/workflows/*.yaml; do
   expect "workflows/$(basename "$wf") is bundled" cmp -s "$wf" "$x/workflows/$(basename "$wf")"
+  expect "workflows/cairn-manifest.json lists $(basename "$wf") with its SHA-256" \
+    grep -q "\"$(basename "$wf")\": \"$(sha256sum "$wf" | cut -d' ' -f1)\"" "$x/workflows/cairn-manifest.json"
 done
 # shellcheck disable=SC2016  # the literal text of the script
 expect "bootstrap starts bin/cairn lambda through the bundled loader" \
