@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstring>
@@ -17,7 +18,29 @@ std::atomic<int64_t> writes_issued{0};
 
 // Held bytes are written out past this size even before a sync (a large
 // transaction spilling its cache).
-constexpr size_t kMaxHeldBytes = size_t{4} << 20;
+constexpr size_t kMaxHeldBytes = size_t{1} << 20;
+
+// The WAL grows in zero-filled steps of this size (see Grow).
+constexpr sqlite3_int64 kWalGrowthBytes = sqlite3_int64{1} << 20;
+
+// The most one call of the wrapped VFS's xWrite takes: SQLite's unix VFS
+// writes at most 128 KiB - 1 bytes per call and reports a shorter write as
+// SQLITE_FULL.
+constexpr sqlite3_int64 kMaxWriteBytes = sqlite3_int64{64} << 10;
+
+// Writes `n` bytes at `offset` in pieces the wrapped VFS accepts.
+int WriteAll(sqlite3_file* real, const char* data, sqlite3_int64 n, sqlite3_int64 offset) {
+  for (sqlite3_int64 done = 0; done < n;) {
+    const sqlite3_int64 piece = std::min(n - done, kMaxWriteBytes);
+    if (int rc = real->pMethods->xWrite(real, data + done, static_cast<int>(piece), offset + done);
+        rc != SQLITE_OK) {
+      return rc;
+    }
+    writes_issued.fetch_add(1, std::memory_order_relaxed);
+    done += piece;
+  }
+  return SQLITE_OK;
+}
 
 sqlite3_vfs* Root(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
 
@@ -29,6 +52,7 @@ struct File {
   bool wal;
   std::string held;  // bytes for [held_offset, held_offset + held.size())
   sqlite3_int64 held_offset;
+  sqlite3_int64 size;  // of the WAL file: written bytes and zero fill; -1 = unknown
 };
 
 File* Of(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
@@ -37,11 +61,46 @@ sqlite3_file* Real(sqlite3_file* f) { return Of(f)->real; }
 constexpr size_t kRealOffset = (sizeof(File) + alignof(std::max_align_t) - 1) /
                                alignof(std::max_align_t) * alignof(std::max_align_t);
 
+// Before a write past the end of the WAL, the file is extended with zeros
+// to the next multiple of kWalGrowthBytes. A commit that appends to a file
+// changes its size, and then `fdatasync` must also commit the file system's
+// metadata (a second device flush on ext4); overwriting bytes already
+// written does not. So while the WAL grows (from empty to the checkpoint
+// threshold, then SQLite reuses it from the start) only one commit in
+// 1 MiB pays for the metadata. Zeros after the last frame are what SQLite's
+// recovery already meets in a reused WAL: a frame whose salt does not match
+// the header ends the log.
+int Grow(File* f, sqlite3_int64 end) {
+  if (f->size < 0) {
+    if (int rc = f->real->pMethods->xFileSize(f->real, &f->size); rc != SQLITE_OK) {
+      f->size = -1;
+      return rc;
+    }
+  }
+  if (end <= f->size) return SQLITE_OK;
+  const sqlite3_int64 target = (end + kWalGrowthBytes - 1) / kWalGrowthBytes * kWalGrowthBytes;
+  static const std::string zeros(static_cast<size_t>(kMaxWriteBytes), '\0');
+  for (sqlite3_int64 at = f->size; at < target;) {
+    const sqlite3_int64 n = std::min(target - at, kMaxWriteBytes);
+    if (int rc = f->real->pMethods->xWrite(f->real, zeros.data(), static_cast<int>(n), at);
+        rc != SQLITE_OK) {
+      f->size = -1;
+      return rc;
+    }
+    at += n;
+  }
+  f->size = target;
+  return SQLITE_OK;
+}
+
 int Flush(File* f) {
   if (f->held.empty()) return SQLITE_OK;
-  int rc = f->real->pMethods->xWrite(f->real, f->held.data(), static_cast<int>(f->held.size()),
-                                     f->held_offset);
-  writes_issued.fetch_add(1, std::memory_order_relaxed);
+  const sqlite3_int64 end = f->held_offset + static_cast<sqlite3_int64>(f->held.size());
+  int rc = Grow(f, end);
+  if (rc == SQLITE_OK) {
+    rc = WriteAll(f->real, f->held.data(), static_cast<sqlite3_int64>(f->held.size()),
+                  f->held_offset);
+  }
   f->held.clear();
   return rc;
 }
@@ -86,6 +145,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
   File* f = Of(file);
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  f->size = -1;
   return f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -155,6 +215,7 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);
   f->wal = (flags & SQLITE_OPEN_WAL) != 0;
   f->held_offset = 0;
+  f->size = -1;
   int rc = Root(vfs)->xOpen(Root(vfs), name, f->real, flags, out_flags);
   // SQLite calls xClose only when pMethods is set, even after a failed open.
   if (f->real->pMethods == nullptr) return rc;

@@ -7,7 +7,9 @@
 // continue the previous one are held in memory and issued as one `pwrite`
 // when SQLite syncs the WAL (every commit, under synchronous=FULL), reads it,
 // asks its size, truncates or closes it, or writes elsewhere in it. Every
-// other call is passed through unchanged.
+// other call is passed through unchanged. The WAL also grows by zero-filled
+// 1 MiB steps instead of commit by commit, so that a commit's `fdatasync`
+// seldom has a file size change to record (sqlite_wal_vfs.cc, Grow).
 //
 // What a commit makes durable is unchanged: the held bytes reach the file
 // before the sync that ends the commit, and a process that dies before that
@@ -31,7 +33,7 @@ const char* WalWriteGatheringVfsName();
 // Process-wide counts, for tests and benchmarks.
 struct WalWriteStats {
   int64_t writes_received = 0;  // WAL writes SQLite made
-  int64_t writes_issued = 0;    // writes that reached the file
+  int64_t writes_issued = 0;    // writes of those bytes to the file (zero fill not counted)
 };
 WalWriteStats CurrentWalWriteStats();
 

@@ -564,6 +564,17 @@ TEST(SqliteStoreTest, EachCommitWritesTheWalOnce) {
     after = CurrentWalWriteStats();
     StoreStats st = (*s)->stats();
     EXPECT_EQ(st.transactions, st.batches);  // one writer: no group to share
+    // The WAL grew by zero-filled 1 MiB steps, not commit by commit.
+    std::error_code ec;
+    auto wal_size = std::filesystem::file_size(path + "-wal", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(wal_size % (1 << 20), 0u) << wal_size;
+    // A commit larger than one write of the wrapped VFS (128 KiB).
+    WriteBatch big;
+    OperationRecord op = MakeOperation(e.arn, kBatches, "big");
+    op.operation.result = std::string(250'000, 'x');
+    big.operations.push_back(op);
+    ASSERT_TRUE((*s)->Write(big).ok());
   }
   int64_t received = after.writes_received - before.writes_received;
   int64_t issued = after.writes_issued - before.writes_issued;
@@ -577,8 +588,9 @@ TEST(SqliteStoreTest, EachCommitWritesTheWalOnce) {
   EXPECT_TRUE((*s)->CheckConsistency().ok());
   auto ops = (*s)->GetOperations(e.arn);
   ASSERT_TRUE(ops.ok()) << ops.error().ToString();
-  ASSERT_EQ(ops->size(), static_cast<size_t>(kBatches));
-  EXPECT_EQ(ops->back().operation.id, "op" + std::to_string(kBatches - 1));
+  ASSERT_EQ(ops->size(), static_cast<size_t>(kBatches) + 1);
+  EXPECT_EQ((*ops)[kBatches - 1].operation.id, "op" + std::to_string(kBatches - 1));
+  EXPECT_EQ(ops->back().operation.result, std::string(250'000, 'x'));
 }
 
 TEST(SqliteStoreTest, AFailingBatchInAGroupFailsAlone) {
