@@ -122,11 +122,20 @@ std::vector<double> FsyncFloor(const std::string& dir, int n) {
     return out;
   }
   char record[200];
+  // Into a file written (zeros) and synced beforehand: no size change or
+  // block allocation to sync with each record, the cheapest durable write
+  // the disk offers (the store grows its WAL ahead the same way).
+  std::string zeros(sizeof record * static_cast<size_t>(n), '\0');
+  if (::pwrite(fd, zeros.data(), zeros.size(), 0) != static_cast<ssize_t>(zeros.size()) ||
+      ::fdatasync(fd) != 0) {
+    std::fprintf(stderr, "cannot prepare %s: %s\n", path.c_str(), std::strerror(errno));
+    ::close(fd);
+    return out;
+  }
   std::memset(record, 'r', sizeof record);
   off_t offset = 0;
   for (int i = 0; i < n; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    // Appending (like a log) so every call also extends the file.
     if (::pwrite(fd, record, sizeof record, offset) != static_cast<ssize_t>(sizeof record)) break;
     if (::fdatasync(fd) != 0) break;
     out.push_back(Since(t0));
@@ -222,7 +231,7 @@ int Main(int argc, char** argv) {
                 static_cast<double>(after.transactions - before.transactions) / seq_steps,
                 static_cast<double>(after.wal_bytes - before.wal_bytes) / seq_steps,
                 static_cast<long long>(after.checkpoints - before.checkpoints));
-    std::printf("   floor (write 200 B + fdatasync, same dir) median %.0f us, p90 %.0f us\n",
+    std::printf("   floor (write 200 B into a preallocated file + fdatasync, same dir) median %.0f us, p90 %.0f us\n",
                 floor_med * 1e6, Percentile(floor, 0.9) * 1e6);
     std::printf("   ratio %.2fx the floor (target <= 1.30x): %s\n\n", ratio,
                 ratio <= 1.3 ? "MET" : "NOT MET");
