@@ -13,17 +13,23 @@
 //      engine alone replaying them from one page in memory.
 //
 // Usage: engine_bench [--steps N] [--replay-ops N] [--dir DIR] [--part 1|2|3]
-//                     [--engine-only N]
+//                     [--repetitions N] [--engine-only N] [--service-only N]
 // --part 3 is part 2 without SqliteStore (the in-memory figures only).
+// --repetitions N repeats the figures of parts 1 and 3 N times (each still
+// a best of 3) and prints the median and the range of the N.
 // --engine-only N runs only the engine-alone figures, N times over (for a
-// profiler: everything sampled is then the engine's).
+// profiler: everything sampled is then the engine's); --service-only N only
+// the service driven by the scripted invoker (part 1); --combined-only N
+// only engine + service (part 1, and the warm replay of part 2).
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "backend/local/local_durable_service.h"
 #include "backend/local/memory_store.h"
@@ -73,6 +79,17 @@ class Stopwatch {
   double cpu_;
 };
 
+// "median [min-max]" of `v` (not empty), with `digits` decimals.
+std::string MedianRange(std::vector<double> v, int digits) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.*f [%.*f-%.*f]", digits, median, digits, v.front(), digits,
+                v.back());
+  return buf;
+}
+
 class NoopActions final : public actions::ActionRunner {
  public:
   actions::ActionOutcome Run(const actions::ActionRequest&) override {
@@ -104,10 +121,16 @@ Result<std::shared_ptr<engine::Engine>> MakeEngine(const std::string& yaml,
   return std::make_shared<engine::Engine>(*graph, actions, options);
 }
 
-// The same checkpoints as the engine's, without the engine.
+// The same checkpoints as the engine's, without the engine. The steps'
+// names and ids are made once, up front: what it measures is the service.
 class StepLoopInvoker final : public backend::Invoker {
  public:
-  explicit StepLoopInvoker(int steps) : steps_(steps) {}
+  explicit StepLoopInvoker(int steps) : steps_(steps) {
+    for (int i = 0; i < steps; ++i) {
+      names_.push_back("s" + std::to_string(i));
+      ids_.push_back(OperationId("", names_.back(), 0));  // the id the engine gives step s<i>
+    }
+  }
   Result<protocol::InvocationOutput> Invoke(const protocol::Invocation& inv,
                                             backend::CheckpointClient& c) override {
     std::string token = inv.checkpoint_token;
@@ -116,8 +139,8 @@ class StepLoopInvoker final : public backend::Invoker {
       req.checkpoint_token = token;
       for (auto action : {protocol::OperationAction::kStart, protocol::OperationAction::kSucceed}) {
         protocol::OperationUpdate u;
-        u.name = "s" + std::to_string(i);
-        u.id = OperationId("", *u.name, 0);  // the id the engine gives step s<i>
+        u.name = names_[static_cast<size_t>(i)];
+        u.id = ids_[static_cast<size_t>(i)];
         u.type = protocol::OperationType::kStep;
         u.sub_type = "Step";
         u.action = action;
@@ -136,6 +159,8 @@ class StepLoopInvoker final : public backend::Invoker {
 
  private:
   int steps_;
+  std::vector<std::string> names_;
+  std::vector<std::string> ids_;
 };
 
 // A checkpoint client without a service: accepts every checkpoint and answers
@@ -282,7 +307,10 @@ int Main(int argc, char** argv) {
   int replay_ops = 10'000;
   std::string dir = ".";
   int part = 0;         // 0: both
-  int engine_only = 0;  // > 0: only the engine-alone figures, this many times
+  int engine_only = 0;   // > 0: only the engine-alone figures, this many times
+  int service_only = 0;   // > 0: only the scripted service figure, this many times
+  int combined_only = 0;  // > 0: only the engine + service figures, this many times
+  int repetitions = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--steps") steps = std::atoi(argv[i + 1]);
@@ -290,10 +318,36 @@ int Main(int argc, char** argv) {
     if (a == "--dir") dir = argv[i + 1];
     if (a == "--part") part = std::atoi(argv[i + 1]);
     if (a == "--engine-only") engine_only = std::atoi(argv[i + 1]);
+    if (a == "--service-only") service_only = std::atoi(argv[i + 1]);
+    if (a == "--combined-only") combined_only = std::atoi(argv[i + 1]);
+    if (a == "--repetitions") repetitions = std::max(1, std::atoi(argv[i + 1]));
   }
   std::filesystem::create_directories(dir);
   const SystemClock& clock = SystemClock::Instance();
   NoopActions actions;
+
+  if (service_only > 0) {
+    StepLoopInvoker loop(steps);
+    double cpu = RunCpu(loop, clock, service_only);
+    std::printf("service alone: %.2f us per step (%d steps, best of %d)\n", cpu / steps * 1e6,
+                steps, service_only);
+    return 0;
+  }
+  if (combined_only > 0) {
+    if (part != 2 && part != 3) {
+      auto engine = MakeEngine(StepsWorkflow(steps, false), &actions, clock);
+      if (!engine.ok()) return 1;
+      double cpu = RunCpu(**engine, clock, combined_only);
+      std::printf("engine + service: %.2f us per step (%d steps, best of %d)\n",
+                  cpu / steps * 1e6, steps, combined_only);
+    }
+    if (part != 1) {
+      Span s = WarmReplay(replay_ops, actions, combined_only);
+      std::printf("warm replay of %d operations: %.2f ms, CPU %.2f ms (best of %d)\n", replay_ops,
+                  s.wall_ms, s.cpu_ms, combined_only);
+    }
+    return 0;
+  }
 
   if (engine_only > 0) {
     FakeClock fake(1'700'000'000'000);
@@ -322,18 +376,28 @@ int Main(int argc, char** argv) {
       return 1;
     }
     StepLoopInvoker loop(steps);
-    double engine_cpu = RunCpu(**engine, clock, 3);
-    double service_cpu = RunCpu(loop, clock, 3);
-    double alone_cpu = EngineAloneCpu(**engine, 3);
-    double per_step = engine_cpu / steps * 1e6;
-    double service_per_step = service_cpu / steps * 1e6;
-    std::printf("1. CPU per action step (%d steps, no-op action, MemoryStore, best of 3):\n", steps);
-    std::printf("   engine + service  %6.2f us per step\n", per_step);
-    std::printf("   service alone     %6.2f us per step (scripted invoker, same checkpoints)\n",
-                service_per_step);
-    std::printf("   difference        %6.2f us per step\n", per_step - service_per_step);
-    std::printf("   engine alone      %6.2f us per step (checkpoint client that keeps nothing)\n",
-                alone_cpu / steps * 1e6);
+    // The three figures are taken in turn, `repetitions` times, so that a
+    // change of the machine's load touches all of them alike.
+    std::vector<double> both, service, alone, difference;
+    for (int r = 0; r < repetitions; ++r) {
+      both.push_back(RunCpu(**engine, clock, 3) / steps * 1e6);
+      service.push_back(RunCpu(loop, clock, 3) / steps * 1e6);
+      alone.push_back(EngineAloneCpu(**engine, 3) / steps * 1e6);
+      difference.push_back(both.back() - service.back());
+    }
+    std::sort(both.begin(), both.end());
+    const double per_step = both[both.size() / 2];
+    std::printf("1. CPU per action step (%d steps, no-op action, MemoryStore, best of 3%s):\n",
+                steps,
+                repetitions > 1
+                    ? (", median [range] of " + std::to_string(repetitions) + " runs").c_str()
+                    : "");
+    std::printf("   engine + service  %s us per step\n", MedianRange(both, 2).c_str());
+    std::printf("   service alone     %s us per step (scripted invoker, same checkpoints)\n",
+                MedianRange(service, 2).c_str());
+    std::printf("   difference        %s us per step\n", MedianRange(difference, 2).c_str());
+    std::printf("   engine alone      %s us per step (checkpoint client that keeps nothing)\n",
+                MedianRange(alone, 2).c_str());
     std::printf("   target <= 5 us per step (engine + in-memory service): %s\n\n",
                 per_step <= 5 ? "MET" : "NOT MET");
   }
@@ -352,11 +416,24 @@ int Main(int argc, char** argv) {
     double load_ms = 0;
     if (part == 3) {
       // Only the in-memory figures (for a profiler).
-      Span warm = WarmReplay(replay_ops, actions, 3);
-      Span alone = EngineAloneReplay(**engine, 3);
-      std::printf("2. replay of %d completed operations: warm %.2f ms (CPU %.2f), "
-                  "engine alone %.2f ms (CPU %.2f)\n",
-                  replay_ops, warm.wall_ms, warm.cpu_ms, alone.wall_ms, alone.cpu_ms);
+      std::vector<double> warm_wall, warm_cpu, alone_wall, alone_cpu;
+      for (int r = 0; r < repetitions; ++r) {
+        Span warm = WarmReplay(replay_ops, actions, 3);
+        Span alone = EngineAloneReplay(**engine, 3);
+        if (!warm.ok() || !alone.ok()) return 1;
+        warm_wall.push_back(warm.wall_ms);
+        warm_cpu.push_back(warm.cpu_ms);
+        alone_wall.push_back(alone.wall_ms);
+        alone_cpu.push_back(alone.cpu_ms);
+      }
+      std::printf("2. replay of %d completed operations (best of 3%s):\n", replay_ops,
+                  repetitions > 1
+                      ? (", median [range] of " + std::to_string(repetitions) + " runs").c_str()
+                      : "");
+      std::printf("   warm          %s ms (CPU %s ms)\n", MedianRange(warm_wall, 2).c_str(),
+                  MedianRange(warm_cpu, 2).c_str());
+      std::printf("   engine alone  %s ms (CPU %s ms)\n", MedianRange(alone_wall, 2).c_str(),
+                  MedianRange(alone_cpu, 2).c_str());
       return 0;
     }
     {

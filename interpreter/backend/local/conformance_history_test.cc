@@ -184,6 +184,33 @@ TEST(HistoryEventTextTest, SameBytesAsTheJsonDump) {
   d.id = "";
   d.name = "n";
   events.push_back(d);
+  // Every kind of JSON value inside the details (they are written without
+  // nlohmann's serializer), and timestamps in milliseconds that repeat (the
+  // text of the last one is reused) or differ.
+  HistoryEvent f = a;
+  f.event_type = "WaitStarted";
+  f.timestamp = 1'764'000'000'001;
+  f.details = {{"Duration", 3600},
+               {"Unsigned", uint64_t{18'446'744'073'709'551'615ULL}},
+               {"Negative", int64_t{-9'223'372'036'854'775'807LL - 1}},
+               {"Float", -0.125},
+               {"Big", 1e300},
+               {"True", true},
+               {"False", false},
+               {"Null", nullptr},
+               {"EmptyObject", json::object()},
+               {"EmptyArray", json::array()},
+               {"Array", {1, "two\n", {{"k\x01", {nullptr, 2.5}}}, json::array()}},
+               {"caf\u00e9 key", "quote \" backslash \\ ctl \x02 del \x7f \u00e9"},
+               {"B", "zzz"},
+               {"a", "lower case sorts after upper"}};
+  events.push_back(f);
+  HistoryEvent g = f;  // the same millisecond timestamp again
+  g.event_id = 9;
+  events.push_back(g);
+  HistoryEvent h = f;
+  h.timestamp = 1'764'000'000'999;
+  events.push_back(h);
   for (const auto& e : events) {
     EXPECT_EQ(HistoryEventText(e), HistoryEventToJson(e, true).dump()) << e.event_type;
   }

@@ -1,7 +1,9 @@
 #include "backend/local/history.h"
 
-#include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -15,13 +17,13 @@ using protocol::Timestamp;
 
 json PayloadObject(const std::optional<std::string>& payload) {
   json j = json::object();
-  if (payload) j["Payload"] = *payload;
+  if (payload) j.get_ref<json::object_t&>().emplace("Payload", *payload);
   return j;
 }
 
 json ErrorPayloadObject(const std::optional<ErrorObject>& error) {
   json j = json::object();
-  if (error) j["Payload"] = protocol::ToJson(*error);
+  if (error) j.get_ref<json::object_t&>().emplace("Payload", protocol::ToJson(*error));
   return j;
 }
 
@@ -52,18 +54,40 @@ json HistoryEventToJson(const HistoryEvent& e, bool include_execution_data) {
 
 namespace {
 
-// Appends `s` as a JSON string, escaped as nlohmann::json::dump() escapes
-// it. Text with bytes over 0x7F goes through nlohmann (its UTF-8 checks).
+// JSON text written directly, byte for byte as nlohmann::json::dump() (no
+// indent, ensure_ascii off) writes it: the store keeps every event as text,
+// and building it through dump() cost a serializer (with a locale lookup)
+// per event and a character-at-a-time copy of every string.
+
+// Appends `s` as a JSON string. Runs of characters that need no escape are
+// appended at once. Text with bytes over 0x7F goes through nlohmann (its
+// UTF-8 checks and error).
+// What a byte of a string needs: 0 nothing, 1 an escape, 2 nlohmann (UTF-8).
+constexpr std::array<unsigned char, 256> kStringByte = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  for (int c = 0x80; c < 0x100; ++c) t[static_cast<size_t>(c)] = 2;
+  return t;
+}();
+
 void AppendJsonString(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t start = out.size();
+  out.push_back('"');
+  size_t run = 0;  // start of the characters not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const unsigned char kind = kStringByte[c];
+    if (kind == 0) continue;
+    if (kind == 2) {
+      out.resize(start);
       out += json(std::string(s)).dump();
       return;
     }
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : s) {
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -86,17 +110,93 @@ void AppendJsonString(std::string& out, std::string_view s) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, sizeof esc);
+      }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
+}
+
+void AppendInteger(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+void AppendUnsigned(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+// A timestamp as TimestampToJson(t).dump(). Milliseconds make a double,
+// whose text nlohmann writes; the last one is remembered per thread, as the
+// events of one commit share their timestamp.
+void AppendTimestamp(std::string& out, Timestamp t) {
+  if (t % 1000 == 0) {
+    AppendInteger(out, t / 1000);
+    return;
+  }
+  thread_local Timestamp last = 0;  // 0 is never cached (a multiple of 1000)
+  thread_local std::string last_text;
+  if (t != last) {
+    last_text = protocol::TimestampToJson(t).dump();
+    last = t;
+  }
+  out += last_text;
+}
+
+// Appends `v` as v.dump() would. Objects are written in their (sorted) key
+// order, as dump() does; floating-point numbers and binary values go
+// through nlohmann.
+void AppendJson(std::string& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, value] : v.get_ref<const json::object_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(out, key);
+        out.push_back(':');
+        AppendJson(out, value);
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& value : v.get_ref<const json::array_t&>()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(out, value);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::value_t::string:
+      AppendJsonString(out, v.get_ref<const std::string&>());
+      return;
+    case json::value_t::number_integer:
+      AppendInteger(out, v.get<int64_t>());
+      return;
+    case json::value_t::number_unsigned:
+      AppendUnsigned(out, v.get<uint64_t>());
+      return;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::null:
+      out += "null";
+      return;
+    default:  // number_float, binary, discarded
+      out += v.dump();
+      return;
+  }
 }
 
 }  // namespace
@@ -104,44 +204,61 @@ void AppendJsonString(std::string& out, std::string_view s) {
 std::string HistoryEventText(const HistoryEvent& e) {
   // nlohmann::json objects keep their keys sorted: write them in that order.
   enum Field { kEventId, kEventTimestamp, kEventType, kSubType, kId, kName, kParentId, kDetails };
-  const std::string details_key = e.event_type + "Details";
+  // event_type + "Details", in a buffer on the stack when it fits.
+  char buffer[64];
+  std::string long_key;
+  std::string_view details_key;
+  if (e.event_type.size() + 7 <= sizeof buffer) {
+    std::memcpy(buffer, e.event_type.data(), e.event_type.size());
+    std::memcpy(buffer + e.event_type.size(), "Details", 7);
+    details_key = std::string_view(buffer, e.event_type.size() + 7);
+  } else {
+    long_key = e.event_type + "Details";
+    details_key = long_key;
+  }
   struct Key {
     std::string_view name;
     Field field;
+    // The name written as `"name":` (the fixed names need no escapes).
+    std::string_view quoted;
   };
+  // The fixed keys, in sorted order; the details key is inserted at its place.
   std::array<Key, 8> keys;
   size_t n = 0;
-  keys[n++] = {"EventId", kEventId};
-  keys[n++] = {"EventTimestamp", kEventTimestamp};
-  keys[n++] = {"EventType", kEventType};
-  if (e.sub_type) keys[n++] = {"SubType", kSubType};
-  if (e.id) keys[n++] = {"Id", kId};
-  if (e.name) keys[n++] = {"Name", kName};
-  if (e.parent_id) keys[n++] = {"ParentId", kParentId};
-  // A details key equal to another key replaces it, as in HistoryEventToJson.
-  bool replaced = false;
-  for (size_t i = 0; i < n; ++i) {
-    if (keys[i].name == details_key) {
-      keys[i].field = kDetails;
-      replaced = true;
-    }
+  keys[n++] = {"EventId", kEventId, "\"EventId\":"};
+  keys[n++] = {"EventTimestamp", kEventTimestamp, "\"EventTimestamp\":"};
+  keys[n++] = {"EventType", kEventType, "\"EventType\":"};
+  if (e.id) keys[n++] = {"Id", kId, "\"Id\":"};
+  if (e.name) keys[n++] = {"Name", kName, "\"Name\":"};
+  if (e.parent_id) keys[n++] = {"ParentId", kParentId, "\"ParentId\":"};
+  if (e.sub_type) keys[n++] = {"SubType", kSubType, "\"SubType\":"};
+  size_t at = 0;
+  while (at < n && keys[at].name < details_key) ++at;
+  if (at < n && keys[at].name == details_key) {
+    // A details key equal to another key replaces it, as in HistoryEventToJson.
+    keys[at].field = kDetails;
+  } else {
+    for (size_t i = n; i > at; --i) keys[i] = keys[i - 1];
+    keys[at] = {details_key, kDetails, {}};
+    ++n;
   }
-  if (!replaced) keys[n++] = {details_key, kDetails};
-  std::sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n),
-            [](const Key& a, const Key& b) { return a.name < b.name; });
   std::string out;
   out.reserve(256);
   out.push_back('{');
   for (size_t i = 0; i < n; ++i) {
     if (i) out.push_back(',');
-    AppendJsonString(out, keys[i].name);
-    out.push_back(':');
+    if (!keys[i].quoted.empty() && keys[i].field != kDetails) {
+      out += keys[i].quoted;
+    } else {
+      AppendJsonString(out, keys[i].name);
+      out.push_back(':');
+    }
     switch (keys[i].field) {
       case kEventId:
-        out += std::to_string(e.event_id);
+        AppendInteger(out, e.event_id);
         break;
       case kEventTimestamp:
-        out += protocol::TimestampToJson(e.timestamp).dump();
+        AppendTimestamp(out, e.timestamp);
         break;
       case kEventType:
         AppendJsonString(out, e.event_type);
@@ -159,7 +276,7 @@ std::string HistoryEventText(const HistoryEvent& e) {
         AppendJsonString(out, *e.parent_id);
         break;
       case kDetails:
-        out += e.details.dump();
+        AppendJson(out, e.details);
         break;
     }
   }

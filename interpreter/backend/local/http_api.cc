@@ -1,6 +1,7 @@
 #include "backend/local/http_api.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <thread>
@@ -355,8 +356,15 @@ struct HttpApi::Impl {
             res, {400, "InvalidParameterValueException", "ExecutionTimeout must be an integer"});
       s.execution_timeout_seconds = it->get<int64_t>();
     }
+    // Waiting for the end: this thread runs the first invocation itself.
+    s.caller_invokes = wait->count() > 0;
     auto started = service.StartExecution(s);
     if (!started.ok()) return ReplyError(res, FromError(started.error()));
+    if (s.caller_invokes && !started->already_existed) {
+      if (Status st = service.InvokeNow(started->arn); !st.ok()) {
+        spdlog::error("cairn local service: invoking {}: {}", started->arn, st.error().ToString());
+      }
+    }
     json reply = {{"DurableExecutionArn", started->arn},
                   {"DurableExecutionName", started->name},
                   {"AlreadyStarted", started->already_existed}};

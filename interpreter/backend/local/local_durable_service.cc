@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <functional>
+#include <string_view>
 #include <thread>
 
+#include "backend/local/id_index.h"
 #include "backend/local/kill_points.h"
 #include "backend/local/operation_state_machine.h"
 #include "backend/local/random_ids.h"
@@ -76,6 +80,9 @@ bool IsPendingWork(const Operation& op) {
   }
 }
 
+// The Id of an operation, for IdIndex.
+const std::string& OperationIdOf(const Operation& op) { return op.id; }
+
 Result<int64_t> ParseMarker(const std::string& marker) {
   if (marker.empty()) return int64_t{0};
   int64_t v = 0;
@@ -103,10 +110,21 @@ struct LocalDurableService::LiveExecution {
   // never moves the operations already held (nor invalidates pointers to
   // them), which a vector's regrowth did on every doubling.
   std::deque<Operation> ops;
-  std::unordered_map<std::string, size_t> index;
-  // Operations changed since the last state delivered to the invocation.
-  std::vector<std::string> dirty;
-  std::unordered_set<std::string> dirty_set;
+  IdIndex index;  // positions in `ops` by Id
+  // Operations changed since the last state delivered to the invocation, as
+  // positions in `ops` (kExecutionPosition: the EXECUTION operation), in the
+  // order they changed; `dirty_flags` marks the positions listed.
+  static constexpr size_t kExecutionPosition = SIZE_MAX;
+  std::vector<size_t> dirty;
+  std::vector<char> dirty_flags;
+  bool execution_dirty = false;
+  // Counts changes of `ops`; the state order below is valid for one count.
+  uint64_t ops_version = 0;
+  // The positions (0: the EXECUTION operation, i + 1: ops[i]) that the
+  // execution's state lists, in order: what StatePage pages through. Made
+  // once per version rather than once per page.
+  std::vector<size_t> state_order;
+  uint64_t state_order_version = UINT64_MAX;
 
   // The invocation in flight.
   bool in_flight = false;
@@ -125,13 +143,40 @@ struct LocalDurableService::LiveExecution {
 
   bool running() const { return record.progress.status == ExecutionStatus::kRunning; }
 
+  // The position of operation `id` in `ops`, or IdIndex::kNone.
+  size_t Position(std::string_view id) const { return index.Find(ops, OperationIdOf, id); }
+
   const Operation* Find(const std::string& id) const {
-    auto it = index.find(id);
-    return it == index.end() ? nullptr : &ops[it->second];
+    const size_t position = Position(id);
+    return position == IdIndex::kNone ? nullptr : &ops[position];
   }
 
-  void MarkDirty(const std::string& id) {
-    if (dirty_set.insert(id).second) dirty.push_back(id);
+  // Appends an operation (its Id must be new).
+  void Append(Operation op) {
+    ops.push_back(std::move(op));
+    index.Insert(ops.back().id, ops.size() - 1);
+  }
+
+  // Marks ops[position], or the EXECUTION operation (kExecutionPosition),
+  // as changed since the last state delivered.
+  void MarkDirty(size_t position) {
+    if (position == kExecutionPosition) {
+      if (execution_dirty) return;
+      execution_dirty = true;
+    } else {
+      if (position >= dirty_flags.size()) dirty_flags.resize(ops.size(), 0);
+      if (dirty_flags[position]) return;
+      dirty_flags[position] = 1;
+    }
+    dirty.push_back(position);
+  }
+
+  void ClearDirty() {
+    for (size_t position : dirty) {
+      if (position != kExecutionPosition) dirty_flags[position] = 0;
+    }
+    dirty.clear();
+    execution_dirty = false;
   }
 };
 
@@ -204,10 +249,7 @@ Status LocalDurableService::Load(LiveExecution& x, const std::string& arn, bool&
   x.record = std::move(**record);
   auto ops = store_.GetOperations(arn);
   if (!ops.ok()) return ops.error();
-  for (auto& r : *ops) {
-    x.index[r.operation.id] = x.ops.size();
-    x.ops.push_back(std::move(r.operation));
-  }
+  for (auto& r : *ops) x.Append(std::move(r.operation));
   return {};
 }
 
@@ -283,14 +325,18 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   WriteBatch batch;
 
   // Closing an execution closes its callbacks and timers.
-  std::vector<TimerKey> memory_timers_cleared = m.timers_cleared;
+  std::vector<TimerKey> memory_timers_cleared = std::move(m.timers_cleared);
   if (ends) {
-    std::unordered_map<std::string, const Operation*> updated;
-    for (const auto& op : m.ops) updated[op.id] = &op;
+    std::unordered_map<std::string_view, const Operation*> updated;
+    for (const auto& op : m.ops) {
+      if (op.type == OperationType::kCallback) updated[op.id] = &op;
+    }
     for (const auto& op : x.ops) {
-      const Operation* cur = updated.count(op.id) ? updated[op.id] : &op;
-      if (cur->type == OperationType::kCallback && cur->status == OperationStatus::kStarted &&
-          cur->callback_id) {
+      // A type never changes: only callbacks need their newest state.
+      if (op.type != OperationType::kCallback) continue;
+      auto it = updated.find(op.id);
+      const Operation* cur = it != updated.end() ? it->second : &op;
+      if (cur->status == OperationStatus::kStarted && cur->callback_id) {
         m.callbacks.push_back({*cur->callback_id, x.record.arn, cur->id, 0, false});
       }
     }
@@ -315,23 +361,23 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   const size_t own_ops = m.ops.size();
   batch.operations.reserve(own_ops + 1);
   for (auto& op : m.ops) {
-    auto it = x.index.find(op.id);
-    int64_t seq = it != x.index.end() ? static_cast<int64_t>(it->second) : next_seq++;
+    const size_t position = x.Position(op.id);
+    int64_t seq = position != IdIndex::kNone ? static_cast<int64_t>(position) : next_seq++;
     batch.operations.push_back({x.record.arn, seq, std::move(op)});
   }
-  batch.new_executions = m.new_executions;
+  // The rest of the mutation is moved into the batch too, and read back
+  // from there once it is durable.
+  batch.new_executions = std::move(m.new_executions);
   batch.progress.emplace_back(x.record.arn, progress);
-  batch.callbacks = m.callbacks;
-  batch.timers_set = m.timers_set;
-  batch.timers_cleared = memory_timers_cleared;
-  std::vector<TimerRecord> child_timers;
-  for (const auto& child : m.new_executions) {
+  batch.callbacks = std::move(m.callbacks);
+  batch.timers_set = std::move(m.timers_set);
+  batch.timers_cleared = std::move(memory_timers_cleared);
+  for (const auto& child : batch.new_executions) {
     HistoryEvent started = ExecutionStartedEvent(child);
     started.event_id = 1;
     batch.events.push_back({child.arn, 1, HistoryEventText(started)});
-    child_timers.push_back({{child.arn, "", TimerKind::kExecutionTimeout},
-                            child.start_timestamp + child.execution_timeout_seconds * 1000});
-    batch.timers_set.push_back(child_timers.back());
+    batch.timers_set.push_back({{child.arn, "", TimerKind::kExecutionTimeout},
+                                child.start_timestamp + child.execution_timeout_seconds * 1000});
   }
 
   // A CHAINED_INVOKE child that ends completes its parent's operation in
@@ -366,7 +412,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
         HistoryEvent ev = *t.event;
         ev.event_id = parent_m.progress.next_event_id++;
         batch.events.push_back({px.record.arn, ev.event_id, HistoryEventText(ev)});
-        parent_seq = static_cast<int64_t>(px.index.at(op->id));
+        parent_seq = static_cast<int64_t>(px.Position(op->id));
         batch.operations.push_back({px.record.arn, parent_seq, t.operation});
         batch.progress.emplace_back(px.record.arn, parent_m.progress);
         parent_op = t.operation;
@@ -385,16 +431,16 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   for (size_t i = 0; i < own_ops; ++i) {
     Operation& op = batch.operations[i].operation;
     size_t seq = static_cast<size_t>(batch.operations[i].seq);
-    x.MarkDirty(op.id);
     if (seq == x.ops.size()) {
-      x.index[op.id] = seq;
-      x.ops.push_back(std::move(op));
+      x.Append(std::move(op));
     } else {
       x.ops[seq] = std::move(op);
     }
+    x.MarkDirty(seq);
   }
+  if (own_ops > 0) ++x.ops_version;
   x.record.progress = progress;
-  if (ends) x.MarkDirty(x.record.execution_id);
+  if (ends) x.MarkDirty(LiveExecution::kExecutionPosition);
   if (!x.running()) {
     x.token.clear();
     x.last_response.reset();
@@ -402,16 +448,16 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   if (parent) {
     LiveExecution& px = *parent->exec;
     px.ops[static_cast<size_t>(parent_seq)] = *parent_op;
-    px.MarkDirty(parent_op->id);
+    ++px.ops_version;
+    px.MarkDirty(static_cast<size_t>(parent_seq));
     px.record.progress = parent_m.progress;
     if (px.in_flight) px.woken = true;
   }
   {
     std::lock_guard lock(mu_);
-    for (const auto& k : memory_timers_cleared) ClearTimerLocked(k);
-    for (const auto& t : m.timers_set) AddTimerLocked(t);
-    for (const auto& t : child_timers) AddTimerLocked(t);
-    for (const auto& child : m.new_executions) MarkRunnableLocked(child.arn);
+    for (const auto& k : batch.timers_cleared) ClearTimerLocked(k);
+    for (const auto& t : batch.timers_set) AddTimerLocked(t);
+    for (const auto& child : batch.new_executions) MarkRunnableLocked(child.arn);
     if (m.wake && x.running()) {
       if (x.in_flight) {
         x.woken = true;
@@ -473,7 +519,9 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   ExecutionQuery q;
   q.function_name = request.function_name;
   q.name = name;
-  auto existing = store_.FindExecutions(q);
+  // A name of the caller's may exist already; a fresh UUID cannot.
+  Result<std::vector<ExecutionRecord>> existing = std::vector<ExecutionRecord>{};
+  if (request.name) existing = store_.FindExecutions(q);
   if (!existing.ok()) return Retryable(existing.error());
   if (!existing->empty()) {
     const ExecutionRecord& e = existing->front();
@@ -501,9 +549,11 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   CAIRN_KILL_POINT("start.after_commit");
   std::lock_guard lock(mu_);
   AddTimerLocked(deadline);
-  MarkRunnableLocked(r.arn);
+  if (!request.caller_invokes) MarkRunnableLocked(r.arn);
   return StartedExecution{r.arn, r.name, false};
 }
+
+Status LocalDurableService::InvokeNow(const std::string& arn) { return InvokeOne(arn); }
 
 Result<ExecutionRecord> LocalDurableService::GetExecution(const std::string& arn) {
   auto r = store_.GetExecution(arn);
@@ -717,50 +767,58 @@ Status LocalDurableService::SendCallbackHeartbeat(const std::string& callback_id
 
 // ---- checkpoints ----
 
-protocol::ExecutionState LocalDurableService::StatePage(const LiveExecution& x,
-                                                        size_t position) const {
-  // Children of a completed CONTEXT without ReplayChildren are left out (and
-  // so are their descendants).
-  std::vector<char> excluded(x.ops.size(), 0);
-  for (size_t i = 0; i < x.ops.size(); ++i) {
-    const Operation& op = x.ops[i];
-    if (!op.parent_id) continue;
-    auto it = x.index.find(*op.parent_id);
-    if (it == x.index.end()) continue;
-    const Operation& parent = x.ops[it->second];
-    bool closed = parent.type == OperationType::kContext &&
-                  (parent.status == OperationStatus::kSucceeded ||
-                   parent.status == OperationStatus::kFailed) &&
-                  !parent.replay_children.value_or(false);
-    excluded[i] = excluded[it->second] || closed;
+protocol::ExecutionState LocalDurableService::StatePage(LiveExecution& x, size_t position) const {
+  if (x.state_order_version != x.ops_version) {
+    // Children of a completed CONTEXT without ReplayChildren are left out
+    // (and so are their descendants; a parent precedes its children).
+    std::vector<char> excluded(x.ops.size(), 0);
+    x.state_order.clear();
+    x.state_order.reserve(x.ops.size() + 1);
+    x.state_order.push_back(0);  // the EXECUTION operation
+    for (size_t i = 0; i < x.ops.size(); ++i) {
+      const Operation& op = x.ops[i];
+      if (op.parent_id) {
+        const size_t p = x.Position(*op.parent_id);
+        if (p != IdIndex::kNone) {
+          const Operation& parent = x.ops[p];
+          bool closed = parent.type == OperationType::kContext &&
+                        (parent.status == OperationStatus::kSucceeded ||
+                         parent.status == OperationStatus::kFailed) &&
+                        !parent.replay_children.value_or(false);
+          excluded[i] = excluded[p] || closed;
+        }
+      }
+      if (!excluded[i]) x.state_order.push_back(i + 1);
+    }
+    x.state_order_version = x.ops_version;
   }
   protocol::ExecutionState state;
-  size_t pos = position;
-  const size_t end = x.ops.size() + 1;  // position 0 is the EXECUTION operation
-  for (; pos < end && state.operations.size() < options_.state_page_size; ++pos) {
-    if (pos == 0) {
+  auto first = std::lower_bound(x.state_order.begin(), x.state_order.end(), position);
+  const size_t left = static_cast<size_t>(x.state_order.end() - first);
+  const size_t count = std::min(left, options_.state_page_size);
+  state.operations.reserve(count);
+  for (auto it = first; it != first + static_cast<std::ptrdiff_t>(count); ++it) {
+    if (*it == 0) {
       state.operations.push_back(ExecutionOperation(x.record));
-    } else if (!excluded[pos - 1]) {
-      state.operations.push_back(x.ops[pos - 1]);
+    } else {
+      state.operations.push_back(x.ops[*it - 1]);
     }
   }
-  while (pos < end && pos > 0 && excluded[pos - 1]) ++pos;
-  if (pos < end) state.next_marker = std::to_string(pos);
+  if (count < left) state.next_marker = std::to_string(first[static_cast<std::ptrdiff_t>(count)]);
   return state;
 }
 
 std::vector<Operation> LocalDurableService::TakeDirty(LiveExecution& x) {
   std::vector<Operation> out;
   out.reserve(x.dirty.size());
-  for (const auto& id : x.dirty) {
-    if (id == x.record.execution_id) {
+  for (size_t position : x.dirty) {
+    if (position == LiveExecution::kExecutionPosition) {
       out.push_back(ExecutionOperation(x.record));
-    } else if (const Operation* op = x.Find(id)) {
-      out.push_back(*op);
+    } else {
+      out.push_back(x.ops[position]);
     }
   }
-  x.dirty.clear();
-  x.dirty_set.clear();
+  x.ClearDirty();
   return out;
 }
 
@@ -865,9 +923,15 @@ void LocalDurableService::AddTimerLocked(const TimerRecord& t) {
   } else {
     timer_due_.emplace(t.key, t.due);
   }
-  bool earliest = timer_queue_.empty() || t.due < timer_queue_.begin()->first;
   timer_queue_.insert({t.due, t.key});
-  if (earliest) timer_cv_.notify_all();
+  // The timer loop (Serve) sleeps until timer_loop_wakes_at_: wake it only
+  // for a timer due before that (waking it for a later one cost a context
+  // switch per execution started, and a wake-up without a new generation
+  // went back to sleep for the old wait: an earlier timer fired late).
+  if (timer_loop_wakes_at_ != 0 && t.due < timer_loop_wakes_at_) {
+    ++wake_generation_;
+    timer_cv_.notify_all();
+  }
 }
 
 void LocalDurableService::ClearTimerLocked(const TimerKey& key) {
@@ -1016,8 +1080,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
     invocation.durable_execution_arn = arn;
     invocation.checkpoint_token = x.token;
     invocation.initial_state = StatePage(x, 0);
-    x.dirty.clear();
-    x.dirty_set.clear();
+    x.ClearDirty();
     xp = locked->exec;
   }
 
@@ -1202,7 +1265,9 @@ Status LocalDurableService::Serve(const ServeOptions& options) {
           wait = std::min(wait, std::chrono::milliseconds(delta));
       }
       if (wait.count() > 0) {
+        timer_loop_wakes_at_ = clock_.NowMillis() + wait.count();
         timer_cv_.wait_for(lock, wait, [&] { return stopping_ || wake_generation_ != generation; });
+        timer_loop_wakes_at_ = 0;
       }
       if (stopping_) break;
     }

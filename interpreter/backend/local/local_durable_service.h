@@ -81,6 +81,11 @@ struct StartExecutionRequest {
   std::string input = "{}";
   // 1..31,622,400; LocalServiceOptions::default_execution_timeout_seconds if unset.
   std::optional<int64_t> execution_timeout_seconds;
+  // The caller runs the first invocation itself with InvokeNow right after
+  // the start returns, instead of a Serve worker (no hand-off between
+  // threads). Should the process die before, the execution is due in the
+  // store and runs after the restart.
+  bool caller_invokes = false;
 };
 
 struct StartedExecution {
@@ -161,6 +166,10 @@ class LocalDurableService final : public CheckpointClient {
   // already_existed set). Errors: kInvalidRequestError (bad names, input not
   // JSON, timeout out of range), kPayloadTooLargeError, kRetryableError.
   Result<StartedExecution> StartExecution(const StartExecutionRequest& request);
+  // Runs one invocation of `arn` on the calling thread, as a Serve worker
+  // would (nothing when it is not running or already in flight). For a
+  // start with caller_invokes.
+  Status InvokeNow(const std::string& arn);
 
   // GetDurableExecution. Errors: kNotFoundError, kRetryableError.
   Result<ExecutionRecord> GetExecution(const std::string& arn);
@@ -249,7 +258,8 @@ class LocalDurableService final : public CheckpointClient {
   ExecutionRecord NewExecution(const std::string& function_name, const std::string& name,
                                const std::string& input, int64_t timeout_seconds,
                                protocol::Timestamp now) const;
-  protocol::ExecutionState StatePage(const LiveExecution& x, size_t position) const;
+  // REQUIRES: x locked. Updates x's cached state order.
+  protocol::ExecutionState StatePage(LiveExecution& x, size_t position) const;
   std::vector<protocol::Operation> TakeDirty(LiveExecution& x);
   void EndExecution(LiveExecution& x, Mutation& m, protocol::ExecutionStatus status,
                     std::optional<std::string> result, std::optional<protocol::ErrorObject> error,
@@ -291,6 +301,8 @@ class LocalDurableService final : public CheckpointClient {
   bool serving_ = false;
   bool stopping_ = false;
   int64_t wake_generation_ = 0;
+  // When the timer loop's wait ends; 0 while it is not waiting.
+  protocol::Timestamp timer_loop_wakes_at_ = 0;
   // Callers of WaitForExecution, by ARN.
   struct EndWaiters {
     std::condition_variable cv;

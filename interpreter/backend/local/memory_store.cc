@@ -22,6 +22,19 @@ bool Matches(const ExecutionRecord& r, const ExecutionQuery& q) {
   return true;
 }
 
+const std::string& OperationIdOf(const OperationRecord& r) { return r.operation.id; }
+
+using Event = std::pair<int64_t, std::string>;
+
+bool EventIdBefore(const Event& e, int64_t id) { return e.first < id; }
+bool IdBeforeEvent(int64_t id, const Event& e) { return id < e.first; }
+
+bool HasEvent(const std::vector<Event>& events, int64_t id) {
+  if (events.empty() || id > events.back().first) return false;  // the usual case
+  auto it = std::lower_bound(events.begin(), events.end(), id, EventIdBefore);
+  return it != events.end() && it->first == id;
+}
+
 ExecutionRecord WithoutPayloads(ExecutionRecord r) {
   r.input.clear();
   r.progress.result.reset();
@@ -31,13 +44,22 @@ ExecutionRecord WithoutPayloads(ExecutionRecord r) {
 
 }  // namespace
 
+MemoryStore::PerExecution* MemoryStore::Find(const std::string& arn) {
+  if (last_ && *last_arn_ == arn) return last_;
+  auto it = by_arn_.find(arn);
+  if (it == by_arn_.end()) return nullptr;
+  last_arn_ = &it->first;
+  last_ = &it->second;
+  return last_;
+}
+
 Status MemoryStore::Write(const WriteBatch& batch) {
   std::lock_guard lock(mu_);
   // Validate everything first, so a failing batch changes nothing.
   std::set<std::string> new_arns;
   std::set<std::pair<std::string, std::string>> new_names;
   for (const auto& e : batch.new_executions) {
-    if (seq_by_arn_.count(e.arn) || !new_arns.insert(e.arn).second) {
+    if (Find(e.arn) || !new_arns.insert(e.arn).second) {
       return StoreError(kStoreConstraintError, "execution " + e.arn + " exists already");
     }
     auto key = std::make_pair(e.function_name, e.name);
@@ -47,7 +69,7 @@ Status MemoryStore::Write(const WriteBatch& batch) {
     }
   }
   auto known = [&](const std::string& arn) {
-    return seq_by_arn_.count(arn) || new_arns.count(arn);
+    return Find(arn) != nullptr || (!new_arns.empty() && new_arns.count(arn));
   };
   for (const auto& [arn, p] : batch.progress) {
     if (!known(arn)) return StoreError(kStoreConstraintError, "no execution " + arn);
@@ -58,13 +80,13 @@ Status MemoryStore::Write(const WriteBatch& batch) {
   for (size_t i = 0; i < batch.events.size(); ++i) {
     const EventRecord& ev = batch.events[i];
     if (!known(ev.arn)) return StoreError(kStoreConstraintError, "no execution " + ev.arn);
-    auto it = events_.find(ev.arn);
+    const PerExecution* x = Find(ev.arn);
     // Batches hold a few events: a scan of the earlier ones beats a set.
     bool repeated = false;
     for (size_t k = 0; k < i && !repeated; ++k) {
       repeated = batch.events[k].event_id == ev.event_id && batch.events[k].arn == ev.arn;
     }
-    if ((it != events_.end() && it->second.count(ev.event_id)) || repeated) {
+    if ((x && HasEvent(x->events, ev.event_id)) || repeated) {
       return StoreError(kStoreConstraintError, "event " + std::to_string(ev.event_id) + " of " +
                                                    ev.arn + " exists already");
     }
@@ -79,13 +101,34 @@ Status MemoryStore::Write(const WriteBatch& batch) {
   for (const auto& e : batch.new_executions) {
     ExecutionRecord r = e;
     r.seq = next_seq_++;
-    seq_by_arn_[r.arn] = r.seq;
     seq_by_name_[{r.function_name, r.name}] = r.seq;
-    executions_[r.seq] = std::move(r);
+    const int64_t seq = r.seq;
+    ExecutionRecord& stored = executions_[seq] = std::move(r);
+    // by_arn_ may rehash: the remembered entry's key pointer stays valid
+    // (node-based), so nothing to forget.
+    by_arn_[stored.arn].record = &stored;
   }
-  for (const auto& [arn, p] : batch.progress) executions_[seq_by_arn_[arn]].progress = p;
-  for (const auto& op : batch.operations) operations_[op.arn][op.operation.id] = op;
-  for (const auto& ev : batch.events) events_[ev.arn][ev.event_id] = ev.body;
+  for (const auto& [arn, p] : batch.progress) Find(arn)->record->progress = p;
+  for (const auto& op : batch.operations) {
+    PerExecution& x = *Find(op.arn);
+    const size_t at = x.operation_index.Find(x.operations, OperationIdOf, op.operation.id);
+    if (at == IdIndex::kNone) {
+      x.operations.push_back(op);
+      x.operation_index.Insert(x.operations.back().operation.id, x.operations.size() - 1);
+    } else {
+      // Assigning over the old record reuses its strings' buffers.
+      x.operations[at] = op;
+    }
+  }
+  for (const auto& ev : batch.events) {
+    auto& events = Find(ev.arn)->events;
+    if (events.empty() || ev.event_id > events.back().first) {
+      events.emplace_back(ev.event_id, ev.body);
+    } else {
+      events.emplace(std::lower_bound(events.begin(), events.end(), ev.event_id, EventIdBefore),
+                     ev.event_id, ev.body);
+    }
+  }
   for (const auto& cb : batch.callbacks) callbacks_[cb.callback_id] = cb;
   for (const auto& t : batch.timers_set) timers_[t.key] = t.due;
   for (const auto& k : batch.timers_cleared) timers_.erase(k);
@@ -96,9 +139,9 @@ Status MemoryStore::Write(const WriteBatch& batch) {
 
 Result<std::optional<ExecutionRecord>> MemoryStore::GetExecution(const std::string& arn) {
   std::lock_guard lock(mu_);
-  auto it = seq_by_arn_.find(arn);
-  if (it == seq_by_arn_.end()) return std::optional<ExecutionRecord>();
-  return std::optional<ExecutionRecord>(executions_.at(it->second));
+  const PerExecution* x = Find(arn);
+  if (!x) return std::optional<ExecutionRecord>();
+  return std::optional<ExecutionRecord>(*x->record);
 }
 
 Result<std::vector<ExecutionRecord>> MemoryStore::FindExecutions(const ExecutionQuery& query) {
@@ -126,11 +169,11 @@ Result<std::vector<ExecutionRecord>> MemoryStore::FindExecutions(const Execution
 Result<std::vector<OperationRecord>> MemoryStore::GetOperations(const std::string& arn) {
   std::lock_guard lock(mu_);
   std::vector<OperationRecord> out;
-  auto it = operations_.find(arn);
-  if (it == operations_.end()) return out;
-  for (const auto& [id, op] : it->second) out.push_back(op);
-  std::sort(out.begin(), out.end(),
-            [](const OperationRecord& a, const OperationRecord& b) { return a.seq < b.seq; });
+  const PerExecution* x = Find(arn);
+  if (!x) return out;
+  out.assign(x->operations.begin(), x->operations.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const OperationRecord& a, const OperationRecord& b) { return a.seq < b.seq; });
   return out;
 }
 
@@ -139,16 +182,17 @@ Result<std::vector<EventRecord>> MemoryStore::GetEvents(const std::string& arn,
                                                         bool reverse) {
   std::lock_guard lock(mu_);
   std::vector<EventRecord> out;
-  auto it = events_.find(arn);
-  if (it == events_.end()) return out;
-  const auto& events = it->second;
+  const PerExecution* x = Find(arn);
+  if (!x) return out;
+  const auto& events = x->events;
   if (!reverse) {
-    for (auto e = events.lower_bound(first_event_id); e != events.end() && out.size() < limit;
-         ++e) {
+    for (auto e = std::lower_bound(events.begin(), events.end(), first_event_id, EventIdBefore);
+         e != events.end() && out.size() < limit; ++e) {
       out.push_back({arn, e->first, e->second});
     }
   } else {
-    for (auto e = std::make_reverse_iterator(events.upper_bound(first_event_id));
+    for (auto e = std::make_reverse_iterator(
+             std::upper_bound(events.begin(), events.end(), first_event_id, IdBeforeEvent));
          e != events.rend() && out.size() < limit; ++e) {
       out.push_back({arn, e->first, e->second});
     }
@@ -174,19 +218,19 @@ Result<std::vector<TimerRecord>> MemoryStore::GetTimers() {
 
 Status MemoryStore::CheckConsistency() {
   std::lock_guard lock(mu_);
-  for (const auto& [arn, ops] : operations_) {
-    if (!seq_by_arn_.count(arn))
-      return StoreError(kStoreCorruptError, "operations of unknown " + arn);
-  }
-  for (const auto& [arn, evs] : events_) {
-    if (!seq_by_arn_.count(arn)) return StoreError(kStoreCorruptError, "events of unknown " + arn);
+  // Operations and events are kept under their execution: they cannot
+  // belong to an unknown one.
+  for (const auto& [arn, x] : by_arn_) {
+    if (!x.record || x.record->arn != arn) {
+      return StoreError(kStoreCorruptError, "records of unknown " + arn);
+    }
   }
   for (const auto& [id, cb] : callbacks_) {
-    if (!seq_by_arn_.count(cb.arn))
+    if (!by_arn_.count(cb.arn))
       return StoreError(kStoreCorruptError, "callback of unknown " + cb.arn);
   }
   for (const auto& [key, due] : timers_) {
-    if (!seq_by_arn_.count(key.arn))
+    if (!by_arn_.count(key.arn))
       return StoreError(kStoreCorruptError, "timer of unknown " + key.arn);
   }
   return {};

@@ -1,5 +1,8 @@
 #include "backend/local/operation_state_machine.h"
 
+#include <array>
+#include <cstdint>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -18,10 +21,19 @@ using protocol::OperationType;
 using protocol::OperationUpdate;
 using protocol::Timestamp;
 
-bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-';
-}
+// [A-Za-z0-9_-], as a table: every Id, ParentId and SubType of every update
+// is checked character by character.
+constexpr std::array<bool, 256> kIdChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
+  t['_'] = true;
+  t['-'] = true;
+  return t;
+}();
+
+bool IsIdChar(char c) { return kIdChars[static_cast<unsigned char>(c)]; }
 
 bool IsToken(const std::string& s, size_t max) {
   if (s.empty() || s.size() > max) return false;
@@ -41,6 +53,23 @@ bool IsPrintable(const std::string& s, size_t max) {
 
 std::string Str(OperationStatus s) { return std::string(protocol::ToString(s)); }
 
+// {k1: v1, k2: v2} built in place: nlohmann's initializer-list form builds
+// (and then frees) a two-element array and a key string per pair. Used for
+// the details of the events every step records.
+json Object(const char* k1, json v1, const char* k2, json v2) {
+  json j(json::value_t::object);
+  auto& o = j.get_ref<json::object_t&>();
+  o.emplace(k1, std::move(v1));
+  o.emplace(k2, std::move(v2));
+  return j;
+}
+
+json Object(const char* k, json v) {
+  json j(json::value_t::object);
+  j.get_ref<json::object_t&>().emplace(k, std::move(v));
+  return j;
+}
+
 // Builds the plan of one checkpoint, update by update.
 class Planner {
  public:
@@ -58,6 +87,9 @@ class Planner {
     if (executions == 1 && updates.back().type != OperationType::kExecution) {
       return InvalidRequestError("EXECUTION checkpoint must be the last update.");
     }
+    seen_.reserve(updates.size());
+    plan_.changes.reserve(updates.size());
+    plan_.events.reserve(updates.size());
     for (size_t i = 0; i < updates.size(); ++i) {
       if (auto st = Apply(i, updates[i]); !st.ok()) return st.error();
     }
@@ -72,19 +104,54 @@ class Planner {
                                u.id.substr(0, protocol::kMaxIdLength) + "'): " + message);
   }
 
-  const Operation* Find(const std::string& id) const {
-    if (auto it = index_.find(id); it != index_.end()) return &plan_.changes[it->second].operation;
+  // What the plan knows of one Id it was sent.
+  struct Seen {
+    std::string_view id;  // the update's Id (the updates outlive the planner)
+    OperationAction last_action = OperationAction::kStart;
+    size_t change = kNoChange;  // into plan_.changes
+  };
+  static constexpr size_t kNoChange = SIZE_MAX;
+  // Batches mostly hold one or two Ids: a scan of a short vector beats a
+  // hash map (whose nodes and key copies cost more than the lookups); the
+  // map is built only for large batches.
+  static constexpr size_t kScanLimit = 16;
+
+  Seen* Lookup(std::string_view id) {
+    if (seen_.size() <= kScanLimit) {
+      for (Seen& s : seen_) {
+        if (s.id == id) return &s;
+      }
+      return nullptr;
+    }
+    auto it = seen_index_.find(id);
+    return it == seen_index_.end() ? nullptr : &seen_[it->second];
+  }
+
+  Seen& Add(std::string_view id, OperationAction action) {
+    seen_.push_back({id, action, kNoChange});
+    if (seen_.size() == kScanLimit + 1) {
+      for (size_t k = 0; k < seen_.size(); ++k) seen_index_.emplace(seen_[k].id, k);
+    } else if (seen_.size() > kScanLimit + 1) {
+      seen_index_.emplace(id, seen_.size() - 1);
+    }
+    return seen_.back();
+  }
+
+  const Operation* Find(const std::string& id) {
+    if (const Seen* s = Lookup(id); s && s->change != kNoChange) {
+      return &plan_.changes[s->change].operation;
+    }
     return lookup_(id);
   }
 
-  // Records the new state of an operation.
+  // Records the new state of the operation of the update being applied.
   Operation& Put(Operation op, bool created) {
-    auto it = index_.find(op.id);
-    if (it != index_.end()) {
-      plan_.changes[it->second].operation = std::move(op);
-      return plan_.changes[it->second].operation;
+    Seen& s = seen_[current_];
+    if (s.change != kNoChange) {
+      plan_.changes[s.change].operation = std::move(op);
+      return plan_.changes[s.change].operation;
     }
-    index_[op.id] = plan_.changes.size();
+    s.change = plan_.changes.size();
     plan_.changes.push_back({std::move(op), created});
     return plan_.changes.back().operation;
   }
@@ -148,12 +215,17 @@ class Planner {
     if (u.type == OperationType::kExecution) return ApplyExecution(i, u);
 
     // No Id twice, except START then a closing action of a STEP or CONTEXT.
-    if (auto it = last_action_.find(u.id); it != last_action_.end()) {
+    if (Seen* seen = Lookup(u.id)) {
       bool allowed = (u.type == OperationType::kStep || u.type == OperationType::kContext) &&
-                     it->second == OperationAction::kStart && u.action != OperationAction::kStart;
+                     seen->last_action == OperationAction::kStart &&
+                     u.action != OperationAction::kStart;
       if (!allowed) return Bad(i, u, "Cannot update the same operation twice in a single request.");
+      seen->last_action = u.action;
+      current_ = static_cast<size_t>(seen - seen_.data());
+    } else {
+      Add(u.id, u.action);
+      current_ = seen_.size() - 1;
     }
-    last_action_[u.id] = u.action;
 
     const Operation* current = Find(u.id);
     if (current) {
@@ -248,16 +320,20 @@ class Planner {
         op.next_attempt_timestamp.reset();
         op.result = ok ? u.payload : std::nullopt;
         op.error = ok ? std::nullopt : std::optional<ErrorObject>(u.error.value_or(ErrorObject{}));
-        json retry = {{"CurrentAttempt", *op.attempt}};
+        json retry = Object("CurrentAttempt", *op.attempt);
         const Operation& put = Put(std::move(op), false);
         if (ok) {
           Event("StepSucceeded", put,
-                {{"Result", PayloadObject(u.payload)}, {"RetryDetails", retry}});
+                Object("Result", PayloadObject(u.payload), "RetryDetails", std::move(retry)));
         } else {
           Event("StepFailed", put,
-                {{"Error", ErrorPayloadObject(put.error)}, {"RetryDetails", retry}});
+                Object("Error", ErrorPayloadObject(put.error), "RetryDetails", std::move(retry)));
         }
-        plan_.timers_cleared.push_back(Timer(u.id, TimerKind::kStepRetry));
+        // Only a RETRY sets a retry timer (and counts an attempt): a step
+        // never retried has none to clear.
+        if (current->attempt.value_or(0) > 0) {
+          plan_.timers_cleared.push_back(Timer(u.id, TimerKind::kStepRetry));
+        }
         return {};
       }
       case OperationAction::kRetry: {
@@ -286,10 +362,10 @@ class Planner {
         const Operation& put = Put(std::move(op), false);
         if (u.error) {
           Event("StepFailed", put,
-                {{"Error", ErrorPayloadObject(u.error)}, {"RetryDetails", retry}});
+                Object("Error", ErrorPayloadObject(u.error), "RetryDetails", std::move(retry)));
         } else {
           Event("StepSucceeded", put,
-                {{"Result", PayloadObject(u.payload)}, {"RetryDetails", retry}});
+                Object("Result", PayloadObject(u.payload), "RetryDetails", std::move(retry)));
         }
         plan_.timers_set.push_back(
             {Timer(u.id, TimerKind::kStepRetry), *put.next_attempt_timestamp});
@@ -443,8 +519,9 @@ class Planner {
   const OperationLookup& lookup_;
   const PlanContext& ctx_;
   Plan plan_;
-  std::unordered_map<std::string, size_t> index_;  // id → plan_.changes
-  std::unordered_map<std::string, OperationAction> last_action_;
+  std::vector<Seen> seen_;  // in order of first update
+  std::unordered_map<std::string_view, size_t> seen_index_;  // into seen_, when large
+  size_t current_ = 0;  // seen_ entry of the update being applied
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -77,8 +78,13 @@ std::string RandomAlphanumeric(size_t length) {
   out.reserve(length);
   unsigned char buf[64];
   while (out.size() < length) {
-    RandomBytes(buf, sizeof buf);
-    for (unsigned char b : buf) {
+    // Only as many bytes as are likely needed (1 in 32 is rejected): taking
+    // a whole buffer per id used the pool up, and its refills (a system
+    // call and 4 KiB of the kernel's generator), twice as fast.
+    const size_t want = std::min(sizeof buf, length - out.size() + (length - out.size()) / 4 + 2);
+    RandomBytes(buf, want);
+    for (size_t i = 0; i < want; ++i) {
+      const unsigned char b = buf[i];
       if (b >= kLimit) continue;
       out.push_back(kAlphabet[b % 62]);
       if (out.size() == length) break;
