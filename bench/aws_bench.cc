@@ -22,27 +22,15 @@
 #include "aws/curl_http_client.h"
 #include "aws/service_client.h"
 #include "aws/sigv4.h"
+#include "sigv4_request.h"
 #include "core/clock.h"
 
 namespace cairn::aws {
 namespace {
 
-const Credentials kCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                               "session-token");
-const std::chrono::sys_seconds kTime{std::chrono::seconds(1'764'000'000)};
-
-HttpRequest PutItemRequest(size_t body_bytes) {
-  HttpRequest request;
-  request.method = "POST";
-  request.path = "/";
-  request.headers = {{"Host", "dynamodb.us-east-1.amazonaws.com"},
-                     {"Content-Type", "application/x-amz-json-1.0"},
-                     {"X-Amz-Target", "DynamoDB_20120810.PutItem"}};
-  std::string padding(body_bytes > 60 ? body_bytes - 60 : 0, 'x');
-  request.body =
-      R"({"TableName":"records","Item":{"pk":{"S":"order-1"},"v":{"S":")" + padding + "\"}}}";
-  return request;
-}
+using bench::kCredentials;
+using bench::kTime;
+using bench::PutItemRequest;
 
 void SignRequestBench(benchmark::State& state) {
   HttpRequest request = PutItemRequest(static_cast<size_t>(state.range(0)));

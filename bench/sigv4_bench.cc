@@ -37,6 +37,7 @@
 
 #include "actions/process_runner.h"
 #include "aws/sigv4.h"
+#include "sigv4_request.h"
 
 namespace {
 
@@ -47,28 +48,11 @@ using cairn::aws::SignedRequest;
 using cairn::aws::SigningKey;
 using Steady = std::chrono::steady_clock;
 
-// The example credentials of the AWS SigV4 test suite; never real ones.
-const Credentials kCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                               "session-token");
-// 2025-11-24T16:00:00Z, also in sigv4_bench_sdk.mjs.
-const std::chrono::sys_seconds kTime{std::chrono::seconds(1'764'000'000)};
+using cairn::aws::bench::kCredentials;
+using cairn::aws::bench::kTime;
+using cairn::aws::bench::PutItemRequest;
 constexpr const char* kRegion = "us-east-1";
 constexpr const char* kService = "dynamodb";
-
-// Keep in step with putItemRequest() in sigv4_bench_sdk.mjs (the
-// Authorization check catches any difference).
-HttpRequest PutItemRequest(size_t body_bytes) {
-  HttpRequest request;
-  request.method = "POST";
-  request.path = "/";
-  request.headers = {{"Host", "dynamodb.us-east-1.amazonaws.com"},
-                     {"Content-Type", "application/x-amz-json-1.0"},
-                     {"X-Amz-Target", "DynamoDB_20120810.PutItem"}};
-  std::string padding(body_bytes > 60 ? body_bytes - 60 : 0, 'x');
-  request.body =
-      R"({"TableName":"records","Item":{"pk":{"S":"order-1"},"v":{"S":")" + padding + "\"}}}";
-  return request;
-}
 
 // Nanoseconds per signature, the best of the runs.
 struct PerCall {
