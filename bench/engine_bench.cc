@@ -21,12 +21,15 @@
 // profiler: everything sampled is then the engine's); --service-only N only
 // the service driven by the scripted invoker (part 1); --combined-only N
 // only engine + service (part 1, and the warm replay of part 2).
+// --malloc default leaves glibc malloc's thresholds dynamic; by default the
+// bench fixes them as cairn-engine does (core/allocator_tuning.h).
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -36,6 +39,7 @@
 #include "backend/local/sqlite_store.h"
 #include "compile/compile.h"
 #include "compile/operation_id.h"
+#include "core/allocator_tuning.h"
 #include "engine/engine.h"
 #include "validate/validate.h"
 
@@ -311,6 +315,7 @@ int Main(int argc, char** argv) {
   int service_only = 0;   // > 0: only the scripted service figure, this many times
   int combined_only = 0;  // > 0: only the engine + service figures, this many times
   int repetitions = 1;
+  bool default_malloc = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--steps") steps = std::atoi(argv[i + 1]);
@@ -321,6 +326,11 @@ int Main(int argc, char** argv) {
     if (a == "--service-only") service_only = std::atoi(argv[i + 1]);
     if (a == "--combined-only") combined_only = std::atoi(argv[i + 1]);
     if (a == "--repetitions") repetitions = std::max(1, std::atoi(argv[i + 1]));
+    if (a == "--malloc") default_malloc = std::string(argv[i + 1]) == "default";
+  }
+  if (!default_malloc) {
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    TuneAllocatorForLongRuns(tunables ? tunables : "");
   }
   std::filesystem::create_directories(dir);
   const SystemClock& clock = SystemClock::Instance();
@@ -367,7 +377,9 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  std::printf("engine_bench\n\n");
+  std::printf("engine_bench (malloc: %s)\n\n",
+              default_malloc ? "glibc defaults, --malloc default"
+                             : "thresholds fixed as in cairn-engine, core/allocator_tuning.h");
   // 1. CPU per step.
   if (part == 0 || part == 1) {
     auto engine = MakeEngine(StepsWorkflow(steps, false), &actions, clock);

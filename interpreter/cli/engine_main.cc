@@ -7,11 +7,14 @@
 // It takes the same command line as `cairn` (cli_app.h) and can be run
 // directly: the Lambda package ships it as bin/cairn.
 #include "cli/cli_app.h"
+#include "cli/environment.h"
 #include "cli/exec_commands.h"
 #include "cli/lambda_command.h"
+#include "core/allocator_tuning.h"
 
 int main(int argc, char** argv) {
   using cairn::cli::Command;
+  cairn::TuneAllocatorForLongRuns(cairn::cli::GetEnv("GLIBC_TUNABLES").value_or(""));
   cairn::cli::CommandLine command_line;
   if (auto status = command_line.Parse(argc, argv)) return *status;
   const cairn::cli::CommandOptions& o = command_line.options();
