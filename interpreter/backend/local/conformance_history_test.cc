@@ -216,6 +216,37 @@ TEST(HistoryEventTextTest, SameBytesAsTheJsonDump) {
   }
 }
 
+// The details the hot events build as text are the bytes the JSON tree of
+// the same details gives, and such an event reads back and compares as one
+// built with the tree.
+TEST(HistoryEventTextTest, DetailsBuiltAsTextMatchTheTree) {
+  const std::vector<std::optional<std::string>> payloads = {
+      std::nullopt, "", "{\"n\":1}", "quote \" backslash \\ ctl \x01\x1f del \x7f",
+      "caf\xc3\xa9 \xe2\x9c\x93", std::string(300, 'x')};
+  for (const auto& payload : payloads) {
+    for (std::optional<int> attempt : {std::optional<int>(), std::optional<int>(1),
+                                       std::optional<int>(12345)}) {
+      json tree = {{"Result", PayloadObject(payload)}};
+      if (attempt) tree["RetryDetails"] = {{"CurrentAttempt", *attempt}};
+      const std::string text = ResultDetailsText(payload, attempt);
+      EXPECT_EQ(text, tree.dump());
+      protocol::Operation op;
+      op.id = "c4ca4238a0b92382";
+      op.name = "n";
+      op.sub_type = "Step";
+      HistoryEvent by_text = OperationEvent("StepSucceeded", op, 1'764'000'000'123, text);
+      HistoryEvent by_tree = OperationEvent("StepSucceeded", op, 1'764'000'000'123, tree);
+      EXPECT_EQ(HistoryEventText(by_text), HistoryEventText(by_tree));
+      EXPECT_EQ(HistoryEventToJson(by_text, false), HistoryEventToJson(by_tree, false));
+      EXPECT_EQ(by_text, by_tree);
+      EXPECT_EQ(by_text.DetailsJson(), tree);
+      HistoryEvent other = by_tree;
+      other.details["Result"]["Extra"] = 1;
+      EXPECT_NE(by_text, other);
+    }
+  }
+}
+
 #define LOAD_OR_SKIP(path) \
   if (!Load(path)) GTEST_SKIP() << "conformance suite not found at " << ConformanceDir()
 

@@ -47,9 +47,24 @@ json HistoryEventToJson(const HistoryEvent& e, bool include_execution_data) {
   if (e.id) j["Id"] = *e.id;
   if (e.name) j["Name"] = *e.name;
   if (e.parent_id) j["ParentId"] = *e.parent_id;
-  j[e.event_type + "Details"] = e.details;
+  j[e.event_type + "Details"] = e.DetailsJson();
   if (!include_execution_data) StripExecutionData(j);
   return j;
+}
+
+json HistoryEvent::DetailsJson() const {
+  if (details_text.empty()) return details;
+  return json::parse(details_text);
+}
+
+bool operator==(const HistoryEvent& a, const HistoryEvent& b) {
+  if (a.event_id != b.event_id || a.event_type != b.event_type || a.timestamp != b.timestamp ||
+      a.id != b.id || a.name != b.name || a.parent_id != b.parent_id || a.sub_type != b.sub_type) {
+    return false;
+  }
+  if (a.details_text.empty() && b.details_text.empty()) return a.details == b.details;
+  if (!a.details_text.empty() && !b.details_text.empty()) return a.details_text == b.details_text;
+  return a.DetailsJson() == b.DetailsJson();
 }
 
 namespace {
@@ -276,7 +291,11 @@ std::string HistoryEventText(const HistoryEvent& e) {
         AppendJsonString(out, *e.parent_id);
         break;
       case kDetails:
-        AppendJson(out, e.details);
+        if (e.details_text.empty()) {
+          AppendJson(out, e.details);
+        } else {
+          out += e.details_text;
+        }
         break;
     }
   }
@@ -323,6 +342,38 @@ HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timesta
   return e;
 }
 
+HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timestamp now,
+                            std::string details_text) {
+  HistoryEvent e;
+  e.event_type = std::move(event_type);
+  e.timestamp = now;
+  e.id = op.id;
+  e.name = op.name;
+  e.parent_id = op.parent_id;
+  e.sub_type = op.sub_type;
+  e.details_text = std::move(details_text);
+  return e;
+}
+
+std::string ResultDetailsText(const std::optional<std::string>& payload,
+                              std::optional<int> current_attempt) {
+  std::string out;
+  out.reserve(48 + (payload ? payload->size() + payload->size() / 8 : 0));
+  out += "{\"Result\":{";
+  if (payload) {
+    out += "\"Payload\":";
+    AppendJsonString(out, *payload);
+  }
+  out.push_back('}');
+  if (current_attempt) {
+    out += ",\"RetryDetails\":{\"CurrentAttempt\":";
+    AppendInteger(out, *current_attempt);
+    out.push_back('}');
+  }
+  out.push_back('}');
+  return out;
+}
+
 HistoryEvent ExecutionStartedEvent(const ExecutionRecord& x) {
   HistoryEvent e;
   e.event_type = "ExecutionStarted";
@@ -344,7 +395,7 @@ HistoryEvent ExecutionEndedEvent(const ExecutionRecord& x, ExecutionStatus statu
   switch (status) {
     case ExecutionStatus::kSucceeded:
       e.event_type = "ExecutionSucceeded";
-      e.details = {{"Result", PayloadObject(result)}};
+      e.details_text = ResultDetailsText(result, std::nullopt);
       break;
     case ExecutionStatus::kFailed:
       e.event_type = "ExecutionFailed";

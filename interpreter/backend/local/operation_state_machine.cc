@@ -159,6 +159,9 @@ class Planner {
   void Event(std::string type, const Operation& op, json details) {
     plan_.events.push_back(OperationEvent(std::move(type), op, ctx_.now, std::move(details)));
   }
+  void Event(std::string type, const Operation& op, std::string details_text) {
+    plan_.events.push_back(OperationEvent(std::move(type), op, ctx_.now, std::move(details_text)));
+  }
 
   TimerKey Timer(const std::string& op_id, TimerKind kind) const {
     return {ctx_.execution->arn, op_id, kind};
@@ -301,7 +304,7 @@ class Planner {
         op.status = OperationStatus::kStarted;
         op.next_attempt_timestamp.reset();
         if (!op.attempt) op.attempt = 0;
-        Event("StepStarted", Put(std::move(op), current == nullptr), json::object());
+        Event("StepStarted", Put(std::move(op), current == nullptr), std::string("{}"));
         return {};
       }
       case OperationAction::kSucceed:
@@ -320,12 +323,12 @@ class Planner {
         op.next_attempt_timestamp.reset();
         op.result = ok ? u.payload : std::nullopt;
         op.error = ok ? std::nullopt : std::optional<ErrorObject>(u.error.value_or(ErrorObject{}));
-        json retry = Object("CurrentAttempt", *op.attempt);
+        const int attempt = *op.attempt;
         const Operation& put = Put(std::move(op), false);
         if (ok) {
-          Event("StepSucceeded", put,
-                Object("Result", PayloadObject(u.payload), "RetryDetails", std::move(retry)));
+          Event("StepSucceeded", put, ResultDetailsText(u.payload, attempt));
         } else {
+          json retry = Object("CurrentAttempt", attempt);
           Event("StepFailed", put,
                 Object("Error", ErrorPayloadObject(put.error), "RetryDetails", std::move(retry)));
         }
@@ -448,7 +451,7 @@ class Planner {
         if (current) return Bad(i, u, "Cannot start a CONTEXT that already exists.");
         Operation op = New(u);
         op.replay_children = u.replay_children;
-        Event("ContextStarted", Put(std::move(op), true), json::object());
+        Event("ContextStarted", Put(std::move(op), true), std::string("{}"));
         return {};
       }
       case OperationAction::kSucceed:
@@ -467,7 +470,7 @@ class Planner {
         if (u.replay_children) op.replay_children = u.replay_children;
         const Operation& put = Put(std::move(op), false);
         if (ok) {
-          Event("ContextSucceeded", put, {{"Result", PayloadObject(u.payload)}});
+          Event("ContextSucceeded", put, ResultDetailsText(u.payload, std::nullopt));
         } else {
           Event("ContextFailed", put, {{"Error", ErrorPayloadObject(put.error)}});
         }

@@ -348,9 +348,9 @@ TEST_F(StateMachineTest, RetryMakesThePendingStateAndEvents) {
   EXPECT_EQ(plan->timers_set[0].due, kNow + 5000);
   ASSERT_EQ(plan->events.size(), 1u);
   EXPECT_EQ(plan->events[0].event_type, "StepFailed");
-  EXPECT_EQ(plan->events[0].details["RetryDetails"],
+  EXPECT_EQ(plan->events[0].DetailsJson()["RetryDetails"],
             (nlohmann::json{{"CurrentAttempt", 1}, {"NextAttemptDelaySeconds", 5}}));
-  EXPECT_EQ(plan->events[0].details["Error"]["Payload"]["ErrorType"], "E");
+  EXPECT_EQ(plan->events[0].DetailsJson()["Error"]["Payload"]["ErrorType"], "E");
 
   // A poll attempt (RETRY with a payload) is a StepSucceeded with RetryDetails.
   ops_.clear();
@@ -361,7 +361,7 @@ TEST_F(StateMachineTest, RetryMakesThePendingStateAndEvents) {
   plan = Run({poll});
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->events[0].event_type, "StepSucceeded");
-  EXPECT_EQ(plan->events[0].details["Result"]["Payload"], "{\"n\":1}");
+  EXPECT_EQ(plan->events[0].DetailsJson()["Result"]["Payload"], "{\"n\":1}");
   EXPECT_EQ(plan->changes[0].operation.result, "{\"n\":1}");
 
   // READY → START → SUCCEED on the second attempt: CurrentAttempt 2.
@@ -373,7 +373,7 @@ TEST_F(StateMachineTest, RetryMakesThePendingStateAndEvents) {
               Complete(OperationType::kStep, OperationAction::kSucceed)});
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->events[0].event_type, "StepStarted");
-  EXPECT_EQ(plan->events[1].details["RetryDetails"]["CurrentAttempt"], 2);
+  EXPECT_EQ(plan->events[1].DetailsJson()["RetryDetails"]["CurrentAttempt"], 2);
   EXPECT_EQ(plan->changes[0].operation.attempt, 2);
 }
 
@@ -385,9 +385,9 @@ TEST_F(StateMachineTest, ServiceMadeValues) {
   auto plan = Run({wait, cb});
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->changes[0].operation.scheduled_end_timestamp, kNow + 10'000);
-  EXPECT_EQ(plan->events[0].details["Duration"], 10);
+  EXPECT_EQ(plan->events[0].DetailsJson()["Duration"], 10);
   EXPECT_EQ(plan->changes[1].operation.callback_id, "cb1");
-  EXPECT_EQ(plan->events[1].details,
+  EXPECT_EQ(plan->events[1].DetailsJson(),
             (nlohmann::json{{"CallbackId", "cb1"}, {"Timeout", 30}, {"HeartbeatTimeout", 10}}));
   ASSERT_EQ(plan->callbacks.size(), 1u);
   EXPECT_EQ(plan->callbacks[0].heartbeat_timeout_seconds, 10);
