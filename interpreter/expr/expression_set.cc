@@ -819,4 +819,20 @@ bool ExpressionSet::NeedsJq() const { return impl_->needs_jq(); }
 
 int ExpressionSet::jq_compile_count() const { return impl_->compile_count(); }
 
+JqParsedNumber ParseNumberLikeJq(std::string_view text) {
+  // f_tonumber hands jv_parse the string's bytes as a C string.
+  const std::string c_text(text.substr(0, text.find('\0')));
+  jv parsed = jv_parse(c_text.c_str());
+  JqParsedNumber out;
+  if (jv_is_valid(parsed)) {
+    if (jv_get_kind(parsed) == JV_KIND_NUMBER) out.number = jv_number_value(parsed);
+    jv_free(parsed);
+    return out;
+  }
+  // jv_parse gives every failure a message ("Expected JSON value" for none).
+  out.error = jv_invalid_has_msg(jv_copy(parsed)) ? TakeMessage(jv_invalid_get_msg(parsed))
+                                                  : (jv_free(parsed), "Expected JSON value");
+  return out;
+}
+
 }  // namespace cairn::expr

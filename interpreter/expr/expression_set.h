@@ -3,10 +3,11 @@
 //
 // Native first: an expression in the subset of NativeExpression
 // (native_expression.h: paths, `$ctx`, literals, comparisons, `and`, `or`,
-// `//`; nearly every expression of a workflow) is parsed and evaluated by
-// cairn itself, with jq 1.6's values and error messages, and is not part of
-// the jq program. A set whose expressions are all native never creates a
-// jq_state nor calls jq_compile (jq_compile_count() == 0), which is what
+// `//`, `+`, `-`, `|`, `length`, `tonumber`; nearly every expression of a
+// workflow) is parsed and evaluated by cairn itself, with jq 1.6's values
+// and error messages, and is not part of the jq program. A set whose
+// expressions are all native never creates a jq_state nor calls jq_compile
+// (jq_compile_count() == 0), which is what
 // keeps a cold `cairn validate` and a Lambda cold start fast. Native
 // evaluation reads the context in place (no conversion to jq's values) and
 // takes no lock. Options::native = false sends every expression to jq (the
@@ -66,6 +67,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -101,6 +103,20 @@ struct TemplateProgram {
   Template source;
   std::vector<int> indices;  // per part of source: the expression's index, or -1 for a literal
 };
+
+// jq 1.6's `tonumber` of a string, as libjq does it, for NativeExpression:
+// `text` (up to a NUL, as jq reads it) parsed with libjq's JSON parser
+// (jv_parse; no jq_state, nothing compiled). `number` is set when it is one
+// JSON number; otherwise `error` holds jq's message (`Invalid numeric
+// literal at EOF at line 1, column 3 (while parsing 'abc')`), or is empty
+// when the text is JSON but not a number (jq then reports the string: `string
+// ("[1]") cannot be parsed as a number`). `text` must be valid UTF-8.
+// Thread-safe.
+struct JqParsedNumber {
+  std::optional<double> number;
+  std::string error;
+};
+JqParsedNumber ParseNumberLikeJq(std::string_view text);
 
 class ExpressionSet {
  public:

@@ -4,6 +4,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -97,6 +101,8 @@ enum class Tok {
   kLBracket,  // [
   kRBracket,  // ]
   kMinus,     // -
+  kPlus,      // +
+  kPipe,      // |
   kCompare,   // == != < <= > >=
   kAlt,       // //
 };
@@ -263,6 +269,10 @@ class Lexer {
         return punct(Tok::kRBracket, 1);
       case '-':
         return d != '=' && punct(Tok::kMinus, 1);  // `-=` is an update
+      case '+':
+        return d != '=' && punct(Tok::kPlus, 1);  // `+=`
+      case '|':
+        return d != '=' && punct(Tok::kPipe, 1);  // `|=`
       case '/':
         return d == '/' && At(pos_ + 2) != '=' && punct(Tok::kAlt, 2);
       case '=':
@@ -311,19 +321,25 @@ struct Step {
 
 struct NativeExpression::Node {
   enum class Kind {
-    kDot,      // .
-    kCtx,      // $ctx
-    kLiteral,  // literal (a number is kept as the double jq holds)
-    kCompare,  // operands[0] op operands[1]
-    kAnd,      // operands joined by `and`
-    kOr,       // operands joined by `or`
-    kAlt,      // operands joined by `//`
-    kGroup,    // ( operands[0] ), when steps follow it
+    kDot,       // .
+    kCtx,       // $ctx
+    kLiteral,   // literal (a number is kept as the double jq holds)
+    kCompare,   // operands[0] op operands[1]
+    kAnd,       // operands joined by `and`
+    kOr,        // operands joined by `or`
+    kAlt,       // operands joined by `//`
+    kGroup,     // ( operands[0] ), when steps follow it
+    kPipe,      // operands joined by `|`
+    kArith,     // operands joined by arith[i] ('+' or '-'), left to right
+    kNegate,    // - operands[0]
+    kLength,    // length (of `.`)
+    kToNumber,  // tonumber (of `.`)
   };
   Kind kind = Kind::kDot;
   json literal;
   CmpOp op = CmpOp::kEq;
   std::vector<std::unique_ptr<Node>> operands;
+  std::vector<char> arith;  // kArith: the operator between operands[i] and [i + 1]
   std::vector<Step> steps;  // applied to the value above, in order
 };
 
@@ -340,7 +356,7 @@ class Parser {
   explicit Parser(const std::vector<Lexeme>& tokens) : tokens_(tokens) {}
 
   std::unique_ptr<Node> ParseAll() {
-    std::unique_ptr<Node> root = Alt(0);
+    std::unique_ptr<Node> root = Pipe(0);
     if (!root || pos_ != tokens_.size()) return nullptr;
     return root;
   }
@@ -354,6 +370,11 @@ class Parser {
     return t != nullptr && t->kind == kind;
   }
 
+  // pipe := alt ('|' alt)*  (right-associative in jq; with one output per
+  // expression, a chain: each part runs on the value of the one before)
+  std::unique_ptr<Node> Pipe(int depth) {
+    return List(depth, Tok::kPipe, Node::Kind::kPipe, [this](int d) { return Alt(d); });
+  }
   // alt := or ('//' alt)?  (right-associative, kept as a list)
   std::unique_ptr<Node> Alt(int depth) {
     return List(depth, Tok::kAlt, Node::Kind::kAlt, [this](int d) { return Or(d); });
@@ -383,18 +404,57 @@ class Parser {
     return node;
   }
 
-  // cmp := postfix (op postfix)?  (comparisons do not chain in jq)
+  // cmp := add (op add)?  (comparisons do not chain in jq)
   std::unique_ptr<Node> Compare(int depth) {
-    std::unique_ptr<Node> lhs = Postfix(depth);
+    std::unique_ptr<Node> lhs = Additive(depth);
     if (!lhs || !PeekIs(Tok::kCompare)) return lhs;
     const CmpOp op = tokens_[pos_++].op;
-    std::unique_ptr<Node> rhs = Postfix(depth);
+    std::unique_ptr<Node> rhs = Additive(depth);
     if (!rhs) return nullptr;
     auto node = std::make_unique<Node>();
     node->kind = Node::Kind::kCompare;
     node->op = op;
     node->operands.push_back(std::move(lhs));
     node->operands.push_back(std::move(rhs));
+    return node;
+  }
+
+  bool PeekAdditive() const { return PeekIs(Tok::kPlus) || PeekIs(Tok::kMinus); }
+
+  // add := unary (('+' | '-') unary)*  (left-associative, kept as a list)
+  std::unique_ptr<Node> Additive(int depth) {
+    std::unique_ptr<Node> first = Unary(depth);
+    if (!first || !PeekAdditive()) return first;
+    auto node = std::make_unique<Node>();
+    node->kind = Node::Kind::kArith;
+    node->operands.push_back(std::move(first));
+    while (PeekAdditive()) {
+      node->arith.push_back(tokens_[pos_++].kind == Tok::kPlus ? '+' : '-');
+      std::unique_ptr<Node> next = Unary(depth);
+      if (!next) return nullptr;
+      node->operands.push_back(std::move(next));
+    }
+    return node;
+  }
+
+  // unary := '-' unary | postfix
+  // jq's `'-' Exp` has the precedence of binary minus: it takes only what
+  // binds tighter (postfix here), so `-1 + 2` is `(-1) + 2` and `-1 .a` is
+  // `-(1 | .a)`. A negated number literal is folded.
+  std::unique_ptr<Node> Unary(int depth) {
+    if (!PeekIs(Tok::kMinus)) return Postfix(depth);
+    if (depth >= kMaxParseDepth) return nullptr;
+    ++pos_;
+    std::unique_ptr<Node> operand = Unary(depth + 1);
+    if (!operand) return nullptr;
+    if (operand->kind == Node::Kind::kLiteral && operand->steps.empty() &&
+        operand->literal.is_number()) {
+      operand->literal = -operand->literal.get<double>();
+      return operand;
+    }
+    auto node = std::make_unique<Node>();
+    node->kind = Node::Kind::kNegate;
+    node->operands.push_back(std::move(operand));
     return node;
   }
 
@@ -446,8 +506,8 @@ class Parser {
     return node;
   }
 
-  // term := '.' | '.' IDENT | '.' STRING | '$ctx' | '-'? NUMBER | STRING
-  //       | 'true' | 'false' | 'null' | '(' alt ')'
+  // term := '.' | '.' IDENT | '.' STRING | '$ctx' | NUMBER | STRING
+  //       | 'true' | 'false' | 'null' | 'length' | 'tonumber' | '(' pipe ')'
   std::unique_ptr<Node> Term(int depth) {
     const Lexeme* t = Peek();
     if (t == nullptr) return nullptr;
@@ -468,11 +528,6 @@ class Parser {
         node->kind = Node::Kind::kCtx;
         return node;
       }
-      case Tok::kMinus:
-        // jq's `-1` negates the literal 1: the only value that can follow.
-        if (!PeekIs(Tok::kNumber, 1)) return nullptr;
-        pos_ += 2;
-        return Literal(-tokens_[pos_ - 1].number);
       case Tok::kNumber:
         ++pos_;
         return Literal(t->number);
@@ -484,11 +539,17 @@ class Parser {
         if (t->text == "true") return Literal(true);
         if (t->text == "false") return Literal(false);
         if (t->text == "null") return Literal(nullptr);
-        return nullptr;  // a call
+        if (t->text == "length" || t->text == "tonumber") {
+          // Calls of jq's builtins (the sandbox prelude does not redefine them).
+          auto node = std::make_unique<Node>();
+          node->kind = t->text == "length" ? Node::Kind::kLength : Node::Kind::kToNumber;
+          return node;
+        }
+        return nullptr;  // another call
       case Tok::kLParen: {
         if (depth >= kMaxParseDepth) return nullptr;
         ++pos_;
-        std::unique_ptr<Node> inner = Alt(depth + 1);
+        std::unique_ptr<Node> inner = Pipe(depth + 1);
         if (!inner || !PeekIs(Tok::kRParen)) return nullptr;
         ++pos_;
         if (inner->steps.empty()) return inner;
@@ -521,12 +582,30 @@ const json& BoolValue(bool b) {
 
 enum class Origin : uint8_t { kConstant, kDot, kCtx };
 
+struct Composite;
+
 // A value met during evaluation: a reference into the expression (literals,
-// booleans, null) or into one of the inputs, at `depth` below its root.
+// booleans, null), to a number or string the evaluation computed (also
+// kConstant: held as jq holds it), into one of the inputs, at `depth` below
+// its root, or an array or object the evaluation built (`c`; then `v` is
+// null).
 struct Value {
   const json* v;
   int depth;
   Origin origin;
+  const Composite* c = nullptr;
+};
+
+// An array or object built by `+` or `-`. Its elements (member values) are
+// values of the inputs, kept as references: jq's `-` compares elements with
+// jv_equal, for which an array or object is always equal to itself (even
+// with a NaN inside), and error messages print an object's keys in jq's
+// order (first insertion), not sorted.
+struct Composite {
+  bool is_object = false;
+  std::vector<Value> items;           // elements, or member values
+  std::vector<std::string> keys;      // objects: keys as jq holds them (UTF-8 fixed), jq's order
+  mutable std::optional<json> built;  // the value (strings fixed, numbers as read), on first use
 };
 
 struct Inputs {
@@ -730,9 +809,199 @@ int Compare(const json& a, const json& b) {
   }
 }
 
+// ---- printing values as jq 1.6 does in error messages -----------------------
+
+// A number as jv_dump prints it (jvp_dtoa_fmt): the shortest digits that
+// read back as the same double; exponent form (`1e+17`, `1.5e-07`) when the
+// decimal point would sit more than 15 places after the digits or 4 or more
+// places before them; NaN as null and ±infinity as ±DBL_MAX.
+std::string JqNumberText(double d) {
+  if (std::isnan(d)) return "null";
+  if (d > DBL_MAX) d = DBL_MAX;
+  if (d < -DBL_MAX) d = -DBL_MAX;
+  char buf[64];
+  const auto [end, ec] =
+      std::to_chars(buf, buf + sizeof(buf), std::fabs(d), std::chars_format::scientific);
+  const std::string_view sci(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
+  const size_t e = sci.find('e');
+  if (e == std::string_view::npos || e + 2 >= sci.size()) return "null";  // not reached
+  std::string digits(1, sci[0]);
+  if (e > 2) digits.append(sci.substr(2, e - 2));
+  int exponent = 0;
+  std::from_chars(sci.data() + e + 2, sci.data() + sci.size(), exponent);
+  if (sci[e + 1] == '-') exponent = -exponent;
+  const int decpt = exponent + 1;  // digits are 0.DIGITS * 10^decpt
+  const int count = static_cast<int>(digits.size());
+  std::string out = std::signbit(d) ? "-" : "";
+  if (decpt <= -4 || decpt > count + 15) {
+    out += digits[0];
+    if (count > 1) out.append(".").append(digits, 1);
+    const int x = decpt - 1;
+    out += x < 0 ? "e-" : "e+";
+    if (std::abs(x) < 10) out += '0';
+    out += std::to_string(std::abs(x));
+  } else if (decpt <= 0) {
+    out.append("0.").append(static_cast<size_t>(-decpt), '0').append(digits);
+  } else if (count <= decpt) {
+    out.append(digits).append(static_cast<size_t>(decpt - count), '0');
+  } else {
+    out.append(digits, 0, static_cast<size_t>(decpt))
+        .append(".")
+        .append(digits, static_cast<size_t>(decpt));
+  }
+  return out;
+}
+
+// A string as jv_dump prints it (not ASCII-only): `"` and `\` escaped,
+// control characters and DEL as \b \t \n \f \r or \u00XX, the rest as is.
+// `s` must be valid UTF-8 (as jq holds it).
+void AppendJqString(std::string_view s, std::string& out) {
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+// The members of an object of the inputs as jq holds it: keys with invalid
+// UTF-8 fixed; keys that become equal collapse at the first one's place,
+// with the last one's value (jv_object_set in key order).
+std::vector<std::pair<std::string, const json*>> JqMembers(const json& object) {
+  std::vector<std::pair<std::string, const json*>> members;
+  members.reserve(object.size());
+  bool fixed_any = false;
+  for (const auto& [key, item] : object.items()) {
+    std::optional<std::string> fixed = ReplaceInvalidUtf8(key);
+    if (fixed) fixed_any = true;
+    members.emplace_back(fixed ? std::move(*fixed) : key, &item);
+  }
+  if (!fixed_any) return members;
+  std::vector<std::pair<std::string, const json*>> collapsed;
+  std::unordered_map<std::string, size_t> where;
+  for (auto& [key, item] : members) {
+    auto [it, inserted] = where.emplace(key, collapsed.size());
+    if (inserted) {
+      collapsed.emplace_back(std::move(key), item);
+    } else {
+      collapsed[it->second].second = item;
+    }
+  }
+  return collapsed;
+}
+
+// Appends jv_dump_string(v, 0) of a value of the inputs (numbers as the
+// doubles jq holds), stopping soon after `out` exceeds `limit` bytes.
+void AppendJqDump(const json& v, std::string& out, size_t limit) {
+  if (out.size() > limit) return;
+  switch (v.type()) {
+    case json::value_t::null:
+      out += "null";
+      return;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      out += JqNumberText(NumberValue(v));
+      return;
+    case json::value_t::string: {
+      const std::string& s = v.get_ref<const std::string&>();
+      std::optional<std::string> fixed = ReplaceInvalidUtf8(s);
+      AppendJqString(fixed ? *fixed : s, out);
+      return;
+    }
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const json& item : v) {
+        if (out.size() > limit) return;
+        if (!first) out += ',';
+        first = false;
+        AppendJqDump(item, out, limit);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, item] : JqMembers(v)) {
+        if (out.size() > limit) return;
+        if (!first) out += ',';
+        first = false;
+        AppendJqString(key, out);
+        out += ':';
+        AppendJqDump(*item, out, limit);
+      }
+      out += '}';
+      return;
+    }
+    default:
+      return;  // binary: checked before printing
+  }
+}
+
+// jv_dump_string_trunc with jq's 15-byte buffers (type_error, type_error2):
+// at most 14 bytes; a longer text is cut to 11 bytes and `...`.
+constexpr size_t kDumpBytes = 14;
+std::string TruncateDump(std::string dump) {
+  if (dump.size() > kDumpBytes) {
+    dump.resize(kDumpBytes - 3);
+    dump += "...";
+  }
+  return dump;
+}
+
+// Code points of `s` as jq holds it (each ill-formed sequence is one U+FFFD).
+size_t CodepointCount(std::string_view s) {
+  size_t count = 0;
+  for (size_t i = 0; i < s.size(); ++count) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+    } else {
+      int cp = 0;
+      i += Utf8Next(s, i, &cp);
+    }
+  }
+  return count;
+}
+
 class Evaluator {
  public:
-  explicit Evaluator(const Inputs& in) : in_(in) {}
+  explicit Evaluator(const Inputs& in) : in_(in), dot_{in.dot, 0, Origin::kDot} {}
 
   // On failure sets error_ and returns nullopt.
   std::optional<Value> Eval(const Node& node) {
@@ -748,6 +1017,13 @@ class Evaluator {
   // The value as the jq path returns it.
   std::optional<json> Result(const Value& v) {
     json out;
+    if (v.c != nullptr) {
+      const json* built = Build(*v.c);
+      if (built == nullptr) return std::nullopt;
+      // Strings are fixed and depths checked already: this converts numbers.
+      (void)Convert(*built, 0, false, &out);
+      return out;
+    }
     if (v.origin == Origin::kConstant) {
       if (v.v->is_number()) return NumberFromJq(NumberValue(*v.v));
       return *v.v;
@@ -771,10 +1047,20 @@ class Evaluator {
     return std::nullopt;
   }
 
+  // A number or string computed here.
+  Value Computed(json value) {
+    scalars_.push_back(std::move(value));
+    return Value{&scalars_.back(), 0, Origin::kConstant};
+  }
+  Value Built(Composite composite) {
+    composites_.push_back(std::move(composite));
+    return Value{nullptr, 0, Origin::kConstant, &composites_.back()};
+  }
+
   std::optional<Value> EvalTerm(const Node& node) {
     switch (node.kind) {
       case Node::Kind::kDot:
-        return Value{in_.dot, 0, Origin::kDot};
+        return dot_;
       case Node::Kind::kCtx:
         return Value{in_.ctx, 0, in_.ctx_apart ? Origin::kCtx : Origin::kDot};
       case Node::Kind::kLiteral:
@@ -798,31 +1084,98 @@ class Evaluator {
         for (size_t i = 0; i + 1 < node.operands.size(); ++i) {
           std::optional<Value> v = Eval(*node.operands[i]);
           if (!v) return std::nullopt;
-          if (IsBinary(*v->v)) return FailInput(*v, kBinaryMessage);
-          if (!v->v->is_null() && !(v->v->is_boolean() && !v->v->get<bool>())) return v;
+          std::optional<bool> truth = TruthOf(*v);
+          if (!truth) return std::nullopt;
+          if (*truth) return v;
         }
         return Eval(*node.operands.back());
       }
       case Node::Kind::kGroup:
         return Eval(*node.operands[0]);
+      case Node::Kind::kPipe: {
+        const Value outer = dot_;
+        std::optional<Value> v = Eval(*node.operands[0]);
+        for (size_t i = 1; v && i < node.operands.size(); ++i) {
+          dot_ = *v;
+          v = Eval(*node.operands[i]);
+        }
+        dot_ = outer;
+        return v;
+      }
+      case Node::Kind::kArith: {
+        // jq evaluates `(a - b) - c` as c, then b, then a, then applies the
+        // operators from the left.
+        std::vector<Value> values(node.operands.size());
+        for (size_t i = node.operands.size(); i-- > 0;) {
+          std::optional<Value> v = Eval(*node.operands[i]);
+          if (!v) return std::nullopt;
+          values[i] = *v;
+        }
+        Value acc = values[0];
+        for (size_t i = 1; i < values.size(); ++i) {
+          std::optional<Value> next =
+              node.arith[i - 1] == '+' ? Add(acc, values[i]) : Subtract(acc, values[i]);
+          if (!next) return std::nullopt;
+          acc = *next;
+        }
+        return acc;
+      }
+      case Node::Kind::kNegate: {
+        std::optional<Value> v = Eval(*node.operands[0]);
+        if (!v) return std::nullopt;
+        return Negate(*v);
+      }
+      case Node::Kind::kLength:
+        return Length(dot_);
+      case Node::Kind::kToNumber:
+        return ToNumber(dot_);
     }
     return Fail("unknown expression");
+  }
+
+  // jq's truthiness: only false and null are false.
+  std::optional<bool> TruthOf(const Value& v) {
+    if (v.c != nullptr) return true;
+    if (IsBinary(*v.v)) {
+      FailInput(v, kBinaryMessage);
+      return std::nullopt;
+    }
+    return !v.v->is_null() && !(v.v->is_boolean() && !v.v->get<bool>());
   }
 
   std::optional<bool> Truth(const Node& node) {
     std::optional<Value> v = Eval(node);
     if (!v) return std::nullopt;
-    if (IsBinary(*v->v)) {
-      FailInput(*v, kBinaryMessage);
-      return std::nullopt;
+    return TruthOf(*v);
+  }
+
+  // The array or object `c` as a json value (strings fixed, numbers as
+  // read); null after an error (an element too deep or binary).
+  const json* Build(const Composite& c) {
+    if (c.built) return &*c.built;
+    json out = c.is_object ? json::object() : json::array();
+    for (size_t i = 0; i < c.items.size(); ++i) {
+      const Value& item = c.items[i];
+      json converted;
+      if (auto e = Convert(*item.v, item.depth, true, &converted)) {
+        FailInput(item, std::move(*e));
+        return nullptr;
+      }
+      if (c.is_object) {
+        out[c.keys[i]] = std::move(converted);
+      } else {
+        out.push_back(std::move(converted));
+      }
     }
-    return !v->v->is_null() && !(v->v->is_boolean() && !v->v->get<bool>());
+    c.built = std::move(out);
+    return &*c.built;
   }
 
   // A comparison operand as jq holds it: checked like the jq path's
   // conversion, strings fixed as jq fixes them (into `storage` when needed).
   // Null after an error.
   const json* Prepare(const Value& v, std::optional<json>& storage) {
+    if (v.c != nullptr) return Build(*v.c);
     if (v.origin == Origin::kConstant) return v.v;
     if (v.v->is_string()) {
       std::optional<std::string> fixed = ReplaceInvalidUtf8(v.v->get_ref<const std::string&>());
@@ -847,6 +1200,13 @@ class Evaluator {
     return &*storage;
   }
 
+  // jv_identical for arrays and objects: the same jq value (one jv shared).
+  static bool Identical(const Value& a, const Value& b) {
+    if (a.c != nullptr || b.c != nullptr) return a.c == b.c;
+    return a.v == b.v && a.origin == b.origin && a.origin != Origin::kConstant &&
+           a.v->is_structured();
+  }
+
   std::optional<Value> EvalCompare(const Node& node) {
     // jq evaluates the right operand first (its error wins).
     std::optional<Value> rhs = Eval(*node.operands[1]);
@@ -862,9 +1222,7 @@ class Evaluator {
     if (node.op == CmpOp::kEq || node.op == CmpOp::kNe) {
       // jv_equal: the same array or object (one jv shared) is equal to
       // itself even when a NaN inside compares unequal.
-      const bool same = lhs->v == rhs->v && lhs->origin == rhs->origin &&
-                        lhs->origin != Origin::kConstant && lhs->v->is_structured();
-      const bool equal = same || Compare(*l, *r) == 0;
+      const bool equal = Identical(*lhs, *rhs) || Compare(*l, *r) == 0;
       result = node.op == CmpOp::kEq ? equal : !equal;
     } else {
       const int c = Compare(*l, *r);
@@ -886,8 +1244,236 @@ class Evaluator {
     return Value{&BoolValue(result), 0, Origin::kConstant};
   }
 
+  // ---- jq 1.6's builtins: _plus, _minus, _negate, length, tonumber ----
+
+  static const char* KindOf(const Value& v) {
+    if (v.c != nullptr) return v.c->is_object ? "object" : "array";
+    return KindName(*v.v);
+  }
+
+  // Fails like the jq path's conversion when `v` holds a binary value or is
+  // nested too deep (it is about to be read whole).
+  bool CheckWhole(const Value& v) {
+    if (v.c != nullptr) {
+      for (const Value& item : v.c->items) {
+        if (!CheckWhole(item)) return false;
+      }
+      return true;
+    }
+    if (v.origin == Origin::kConstant) return true;
+    if (auto e = Convert(*v.v, v.depth, true, nullptr)) {
+      FailInput(v, std::move(*e));
+      return false;
+    }
+    return true;
+  }
+
+  // jv_dump_string_trunc of `v` (CheckWhole first).
+  std::string Dump(const Value& v) {
+    std::string out;
+    if (v.c == nullptr) {
+      AppendJqDump(*v.v, out, kDumpBytes);
+      return TruncateDump(std::move(out));
+    }
+    const Composite& c = *v.c;
+    out += c.is_object ? '{' : '[';
+    for (size_t i = 0; i < c.items.size() && out.size() <= kDumpBytes; ++i) {
+      if (i > 0) out += ',';
+      if (c.is_object) {
+        AppendJqString(c.keys[i], out);
+        out += ':';
+      }
+      AppendJqDump(*c.items[i].v, out, kDumpBytes);
+    }
+    out += c.is_object ? '}' : ']';
+    return TruncateDump(std::move(out));
+  }
+
+  // jq's messages are built with jv_string_fmt, which fixes the UTF-8 that a
+  // cut dump may have broken.
+  std::optional<Value> FailFixed(std::string message) {
+    std::optional<std::string> fixed = ReplaceInvalidUtf8(message);
+    return Fail(fixed ? std::move(*fixed) : std::move(message));
+  }
+
+  // type_error: `number (1) cannot be negated`.
+  std::optional<Value> TypeError(const Value& v, const char* message) {
+    if (!CheckWhole(v)) return std::nullopt;
+    return FailFixed(std::string(KindOf(v)) + " (" + Dump(v) + ") " + message);
+  }
+
+  // type_error2: `number (1) and string ("a") cannot be added`.
+  std::optional<Value> TypeError2(const Value& a, const Value& b, const char* message) {
+    if (!CheckWhole(a) || !CheckWhole(b)) return std::nullopt;
+    return FailFixed(std::string(KindOf(a)) + " (" + Dump(a) + ") and " + KindOf(b) + " (" +
+                     Dump(b) + ") " + message);
+  }
+
+  // Fails for a value jq could not have read: binary, or an array or object
+  // of the inputs at kMaxValueDepth (its contents are about to be read).
+  bool Readable(const Value& v) {
+    if (v.c != nullptr) return true;
+    if (IsBinary(*v.v)) {
+      FailInput(v, kBinaryMessage);
+      return false;
+    }
+    if (v.v->is_structured() && v.depth >= kMaxValueDepth && v.origin != Origin::kConstant) {
+      FailInput(v, DepthMessage());
+      return false;
+    }
+    return true;
+  }
+
+  // A string as jq holds it (invalid UTF-8 fixed).
+  static std::string Text(const Value& v) {
+    const std::string& s = v.v->get_ref<const std::string&>();
+    std::optional<std::string> fixed = ReplaceInvalidUtf8(s);
+    return fixed ? std::move(*fixed) : s;
+  }
+
+  static bool IsEmpty(const Value& v) { return v.c != nullptr ? v.c->items.empty() : v.v->empty(); }
+
+  // The elements of an array (Readable).
+  static void AppendItems(const Value& v, std::vector<Value>& out) {
+    if (v.c != nullptr) {
+      out.insert(out.end(), v.c->items.begin(), v.c->items.end());
+      return;
+    }
+    for (const json& item : *v.v) out.push_back(Value{&item, v.depth + 1, v.origin});
+  }
+
+  // f_plus: null is the identity; numbers add, strings, arrays concatenate,
+  // objects merge (the right one's members win; keys keep the place of their
+  // first insertion).
+  std::optional<Value> Add(const Value& a, const Value& b) {
+    if (!Readable(a) || !Readable(b)) return std::nullopt;
+    const std::string_view ka = KindOf(a);
+    const std::string_view kb = KindOf(b);
+    if (ka == "null") return b;
+    if (kb == "null") return a;
+    if (ka == "number" && kb == "number") {
+      return Computed(json(NumberValue(*a.v) + NumberValue(*b.v)));
+    }
+    if (ka == "string" && kb == "string") return Computed(json(Text(a) + Text(b)));
+    if (ka == "array" && kb == "array") {
+      // jv_array_concat appends b's elements to a: with none, a itself.
+      if (IsEmpty(b)) return a;
+      Composite out;
+      AppendItems(a, out.items);
+      AppendItems(b, out.items);
+      return Built(std::move(out));
+    }
+    if (ka == "object" && kb == "object") {
+      if (IsEmpty(b)) return a;  // jv_object_merge sets nothing: a itself
+      Composite out;
+      out.is_object = true;
+      std::unordered_map<std::string, size_t> where;
+      auto set = [&](std::string key, const Value& item) {
+        auto [it, inserted] = where.emplace(key, out.items.size());
+        if (inserted) {
+          out.keys.push_back(std::move(key));
+          out.items.push_back(item);
+        } else {
+          out.items[it->second] = item;
+        }
+      };
+      for (const Value* side : {&a, &b}) {
+        if (side->c != nullptr) {
+          for (size_t i = 0; i < side->c->items.size(); ++i)
+            set(side->c->keys[i], side->c->items[i]);
+        } else {
+          for (auto& [key, item] : JqMembers(*side->v)) {
+            set(std::move(key), Value{item, side->depth + 1, side->origin});
+          }
+        }
+      }
+      return Built(std::move(out));
+    }
+    return TypeError2(a, b, "cannot be added");
+  }
+
+  // f_minus: numbers subtract; arrays lose every element equal (jv_equal)
+  // to an element of the right one.
+  std::optional<Value> Subtract(const Value& a, const Value& b) {
+    if (!Readable(a) || !Readable(b)) return std::nullopt;
+    const std::string_view ka = KindOf(a);
+    const std::string_view kb = KindOf(b);
+    if (ka == "number" && kb == "number") {
+      return Computed(json(NumberValue(*a.v) - NumberValue(*b.v)));
+    }
+    if (ka == "array" && kb == "array") {
+      std::vector<Value> left, right;
+      AppendItems(a, left);
+      AppendItems(b, right);
+      std::vector<std::optional<json>> right_storage(right.size());
+      std::vector<const json*> right_held(right.size());
+      for (size_t j = 0; j < right.size(); ++j) {
+        right_held[j] = Prepare(right[j], right_storage[j]);
+        if (right_held[j] == nullptr) return std::nullopt;
+      }
+      Composite out;
+      for (const Value& x : left) {
+        std::optional<json> storage;
+        const json* held = Prepare(x, storage);
+        if (held == nullptr) return std::nullopt;
+        bool keep = true;
+        for (size_t j = 0; j < right.size() && keep; ++j) {
+          keep = !(Identical(x, right[j]) || Compare(*held, *right_held[j]) == 0);
+        }
+        if (keep) out.items.push_back(x);
+      }
+      return Built(std::move(out));
+    }
+    return TypeError2(a, b, "cannot be subtracted");
+  }
+
+  // f_negate.
+  std::optional<Value> Negate(const Value& v) {
+    if (!Readable(v)) return std::nullopt;
+    if (v.c == nullptr && v.v->is_number()) return Computed(json(-NumberValue(*v.v)));
+    return TypeError(v, "cannot be negated");
+  }
+
+  // f_length: null 0, a number its absolute value, a string its code points,
+  // an array or object its size; booleans fail.
+  std::optional<Value> Length(const Value& v) {
+    if (!Readable(v)) return std::nullopt;
+    if (v.c != nullptr) return Computed(json(static_cast<double>(v.c->items.size())));
+    const json& t = *v.v;
+    switch (t.type()) {
+      case json::value_t::null:
+        return Computed(json(0.0));
+      case json::value_t::number_integer:
+      case json::value_t::number_unsigned:
+      case json::value_t::number_float:
+        return Computed(json(std::fabs(NumberValue(t))));
+      case json::value_t::string:
+        return Computed(json(static_cast<double>(CodepointCount(t.get_ref<const std::string&>()))));
+      case json::value_t::array:
+        return Computed(json(static_cast<double>(t.size())));
+      case json::value_t::object:
+        return Computed(json(static_cast<double>(JqMembers(t).size())));
+      default:
+        return TypeError(v, "has no length");
+    }
+  }
+
+  // f_tonumber: a number as is; a string parsed by jq's JSON parser (the
+  // same libjq function, see ParseNumberLikeJq); anything else fails.
+  std::optional<Value> ToNumber(const Value& v) {
+    if (!Readable(v)) return std::nullopt;
+    if (v.c == nullptr && v.v->is_number()) return v;
+    if (v.c == nullptr && v.v->is_string()) {
+      JqParsedNumber parsed = ParseNumberLikeJq(Text(v));
+      if (parsed.number) return Computed(json(*parsed.number));
+      if (!parsed.error.empty()) return Fail(std::move(parsed.error));
+    }
+    return TypeError(v, "cannot be parsed as a number");
+  }
+
   // jq 1.6's jv_get for a string or number key.
   std::optional<Value> Index(const Value& v, const Step& step) {
+    if (v.c != nullptr) return IndexBuilt(*v.c, step);
     const json& t = *v.v;
     if (IsBinary(t)) return FailInput(v, kBinaryMessage);
     if (t.is_structured() && v.depth >= kMaxValueDepth && v.origin != Origin::kConstant) {
@@ -900,25 +1486,48 @@ class Evaluator {
       return Value{found, v.depth + 1, v.origin};
     }
     if (step.by_number && t.is_array()) {
-      const double x = step.number;
-      // jv_is_integer: within int's range and whole.
-      if (std::isnan(x) || x > INT32_MAX || x < INT32_MIN || x != static_cast<int>(x)) {
-        return Value{&NullValue(), 0, Origin::kConstant};
-      }
-      int64_t i = static_cast<int>(x);
-      if (i < 0) i += static_cast<int64_t>(t.size());
-      if (i < 0 || static_cast<uint64_t>(i) >= t.size()) {
-        return Value{&NullValue(), 0, Origin::kConstant};
-      }
-      return Value{&t[static_cast<size_t>(i)], v.depth + 1, v.origin};
+      const std::optional<size_t> i = ArrayIndex(step.number, t.size());
+      if (!i) return Value{&NullValue(), 0, Origin::kConstant};
+      return Value{&t[*i], v.depth + 1, v.origin};
     }
-    if (step.by_number) return Fail(std::string("Cannot index ") + KindName(t) + " with number");
+    return IndexError(KindName(t), step);
+  }
+
+  std::optional<Value> IndexBuilt(const Composite& c, const Step& step) {
+    if (!step.by_number && c.is_object) {
+      for (size_t i = 0; i < c.keys.size(); ++i) {
+        if (c.keys[i] == step.key) return c.items[i];
+      }
+      return Value{&NullValue(), 0, Origin::kConstant};
+    }
+    if (step.by_number && !c.is_object) {
+      const std::optional<size_t> i = ArrayIndex(step.number, c.items.size());
+      if (!i) return Value{&NullValue(), 0, Origin::kConstant};
+      return c.items[*i];
+    }
+    return IndexError(c.is_object ? "object" : "array", step);
+  }
+
+  // jv_array_get's index: within int's range and whole (else null); a
+  // negative one counts from the end.
+  static std::optional<size_t> ArrayIndex(double x, size_t size) {
+    if (std::isnan(x) || x > INT32_MAX || x < INT32_MIN || x != static_cast<int>(x)) {
+      return std::nullopt;
+    }
+    int64_t i = static_cast<int>(x);
+    if (i < 0) i += static_cast<int64_t>(size);
+    if (i < 0 || static_cast<uint64_t>(i) >= size) return std::nullopt;
+    return static_cast<size_t>(i);
+  }
+
+  std::optional<Value> IndexError(const char* kind, const Step& step) {
+    if (step.by_number) return Fail(std::string("Cannot index ") + kind + " with number");
     // jq formats the key with %s (it stops at a NUL) when it is short.
     if (step.key.size() < 30) {
-      return Fail(std::string("Cannot index ") + KindName(t) + " with string \"" +
+      return Fail(std::string("Cannot index ") + kind + " with string \"" +
                   step.key.substr(0, step.key.find('\0')) + "\"");
     }
-    return Fail(std::string("Cannot index ") + KindName(t) + " with string");
+    return Fail(std::string("Cannot index ") + kind + " with string");
   }
 
   // The value of `key` in `object` as jq sees the object: keys with invalid
@@ -938,7 +1547,10 @@ class Evaluator {
   }
 
   Inputs in_;
+  Value dot_;  // `.`: the input, or within `a | b` the value of a
   NativeError error_;
+  std::deque<json> scalars_;          // numbers and strings computed (stable addresses)
+  std::deque<Composite> composites_;  // arrays and objects built
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // NativeExpression: the expressions workflows use most (`.input.orderId`,
-// `.tasks[0].lastStatus == "STOPPED"`, `.comment // "none"`), parsed and
-// evaluated directly on nlohmann::json, without libjq.
+// `.tasks[0].lastStatus == "STOPPED"`, `.comment // "none"`, `.n + 1`,
+// `.items | length`), parsed and evaluated directly on nlohmann::json,
+// without a jq program (only `tonumber` calls libjq's JSON parser).
 //
 // Why: compiling jq 1.6 costs ~16 ms of CPU whatever the program (it
 // re-parses and binds its builtin library), the largest part of a cold
@@ -11,25 +12,32 @@
 // The subset (whitespace and `#` comments between tokens, as jq 1.6 lexes
 // them):
 //
+//   pipe    := alt ( '|' alt )*                 each part runs on the previous value
 //   alt     := or ( '//' alt )?                 right-associative
 //   or      := and ( 'or' and )*
 //   and     := cmp ( 'and' cmp )*
-//   cmp     := postfix ( ('=='|'!='|'<'|'<='|'>'|'>=') postfix )?
+//   cmp     := add ( ('=='|'!='|'<'|'<='|'>'|'>=') add )?
+//   add     := unary ( ('+'|'-') unary )*       left-associative
+//   unary   := '-' unary | postfix
 //   postfix := term suffix*
-//   term    := '.' | '.' IDENT | '.' STRING | '$ctx' | '-'? NUMBER | STRING
-//            | 'true' | 'false' | 'null' | '(' alt ')'
+//   term    := '.' | '.' IDENT | '.' STRING | '$ctx' | NUMBER | STRING
+//            | 'true' | 'false' | 'null' | 'length' | 'tonumber' | '(' pipe ')'
 //   suffix  := '.' IDENT | '.' STRING | '[' '-'? NUMBER ']' | '[' STRING ']'
 //
-// with jq 1.6's precedence (`//` binds loosest; comparisons do not chain;
-// `-1 .a` is `-(1 | .a)`, which fails like `(-1).a`), its lexer (`.if` is a
-// field, `1and 2` is `1 and 2`; only space, tab and newline are blanks, a
-// comment ends at `\n` or `\r`; numbers are `[0-9.]+` with an exponent, so
-// `1.5.a` and `.e3` are invalid numbers) and strings without `\(...)`, lone
-// surrogates or invalid UTF-8. Number literals that overflow or underflow a
-// double, and parentheses nested deeper than 64, are left to jq too. Parse
-// never reports an error: a source it does not take (a pipe, a call, `?`,
-// `.[]`, any other variable, anything jq would reject) is simply not native,
-// and jq compiles it and reports its problems as before.
+// with jq 1.6's precedence (`|` binds loosest, then `//`, `or`, `and`, the
+// comparisons, which do not chain, then `+` and `-`; a unary minus binds
+// like a binary one, so `-1 + 2` is `(-1) + 2` and `-1 .a` is `-(1 | .a)`),
+// its lexer (`.if` is a field, `1and 2` is `1 and 2`, `.n-1` and `.n -1` are
+// `.n - 1`; only space, tab and newline are blanks, a comment ends at `\n`
+// or `\r`; numbers are `[0-9.]+` with an exponent, so `1.5.a` and `.e3` are
+// invalid numbers) and strings without `\(...)`, lone surrogates or invalid
+// UTF-8. Number literals that overflow or underflow a double, and
+// parentheses or unary minuses nested deeper than 64, are left to jq too.
+// `*`, `/` and `%` are not in the subset (Debian's jq 1.6 patches their
+// string and object cases). Parse never reports an error: a source it does
+// not take (a call other than `length` and `tonumber`, `?`, `.[]`, any
+// other variable, anything jq would reject) is simply not native, and jq
+// compiles it and reports its problems as before.
 //
 // Semantics are jq 1.6's (as Debian builds it), values and error messages
 // alike (checked by a differential test against libjq): indexing null gives
@@ -41,18 +49,38 @@
 // false < true < numbers < strings < arrays < objects; numbers as doubles,
 // NaN below every number; strings by bytes; objects by sorted keys, then
 // values); `==` also holds for one array or object compared with itself
-// (`.a == .a`, even with a NaN inside). A comparison evaluates its right
-// operand first, so the right one's error wins. `and`/`or` short-circuit on
+// (`.a == .a`, even with a NaN inside). A comparison or `+`/`-` evaluates
+// its right operand first, so the right one's error wins (`a - b - c` runs
+// c, b, a, then the operators from the left). `and`/`or` short-circuit on
 // truthiness (only false and null are false) and give booleans. `a // b` is
 // a unless a is false or null; jq 1.6 does NOT suppress an error raised by a
 // (unlike later versions).
+// Arithmetic (jq's f_plus, f_minus, f_negate): `null + x` and `x + null`
+// are x; numbers add and subtract as doubles; strings and arrays
+// concatenate; objects merge shallowly (the right one's values win, keys
+// keep the place of their first insertion); `a - b` on arrays drops every
+// element of a equal to one of b (jv_equal: an array or object of the
+// inputs is equal to itself); `x + []` and `x + {}` are x itself. Anything
+// else fails with jq's message, `number (1) and string ("a") cannot be
+// added`, `... cannot be subtracted`, `string ("a") cannot be negated`: each
+// value printed as jq prints it (compact; object keys in jq's order;
+// numbers with the shortest digits, `1e+17`, `1.5e-07`, NaN as null) and,
+// past 14 bytes, cut to 11 bytes and `...` (a character cut in two becomes
+// U+FFFD). `length`: null 0, a number its absolute value, a string its code
+// points, an array or object its size, `boolean (true) has no length`.
+// `tonumber`: a number as is; a string through libjq's own JSON parser (see
+// ParseNumberLikeJq in expression_set.h: its values, "nan" included, and its
+// messages, `Invalid numeric literal at EOF at line 1, column 3 (while
+// parsing 'abc')`); JSON that is not a number and other kinds fail with
+// `string ("[1]") cannot be parsed as a number`.
 // Results come back as the jq path returns them: floats that are whole
 // numbers become integers, strings and keys with invalid UTF-8 get U+FFFD as
 // jq's conversion gives them, NaN becomes null.
 //
 // Intended differences from the jq path, both about input values only:
-//  * integers beyond 2^53 come back exactly (jq 1.6 rounds them through a
-//    double); they still compare as doubles, as in jq;
+//  * integers beyond 2^53 come back exactly when returned as they are
+//    (`.n`, `.n + null`, `.n | tonumber`; jq 1.6 rounds them through a
+//    double); they still compute and compare as doubles, as in jq;
 //  * a context nested deeper than kMaxValueDepth fails only when the
 //    expression reaches that depth (the message is then the jq path's,
 //    "context: value nested deeper than 512 levels"); jq rejects the whole
