@@ -8,12 +8,13 @@
 // 128 KiB of it is free. An execution's replay builds and drops vectors of
 // operations and JSON trees of a few MiB, so whether they come from
 // recycled heap or from pages the kernel must zero and map again depends on
-// what the process allocated before; on this project's 2-core VM a page
-// fault costs ~4 µs, and replaying 10,000 operations took 19 or 49 ms
-// depending on that history alone (engine_bench, bench/README.md). Fixed
-// thresholds make it steady: blocks under 32 MiB come from the heap, and up
-// to 64 MiB of free heap is kept for the next execution instead of being
-// returned (the process's peak is not raised, only kept).
+// what the process allocated before, and a page fault is expensive on a VM
+// (engine_bench's replay part: 33,300 page faults with the defaults, 29,300
+// with these thresholds, 69,800 with only the trim threshold raised, which
+// took 2.5× the time). Fixed thresholds make it one way: blocks under 32
+// MiB come from the heap, and up to 64 MiB of free heap is kept for the next
+// execution instead of being returned (the process's peak is not raised,
+// only kept).
 //
 // `glibc_tunables` is the process's GLIBC_TUNABLES (empty when unset): when
 // it tunes malloc, its values are kept (explicit tuning wins). Not glibc
