@@ -360,8 +360,9 @@ struct HttpApi::Impl {
     s.caller_invokes = wait->count() > 0;
     auto started = service.StartExecution(s);
     if (!started.ok()) return ReplyError(res, FromError(started.error()));
+    std::optional<ExecutionRecord> ended;
     if (s.caller_invokes && !started->already_existed) {
-      if (Status st = service.InvokeNow(started->arn); !st.ok()) {
+      if (Status st = service.InvokeNow(started->arn, &ended); !st.ok()) {
         spdlog::error("cairn local service: invoking {}: {}", started->arn, st.error().ToString());
       }
     }
@@ -369,7 +370,9 @@ struct HttpApi::Impl {
                   {"DurableExecutionName", started->name},
                   {"AlreadyStarted", started->already_existed}};
     if (wait->count() > 0) {
-      auto r = service.WaitForExecution(started->arn, *wait);
+      // Ended by the invocation above: its final record is at hand.
+      auto r = ended ? Result<ExecutionRecord>(std::move(*ended))
+                     : service.WaitForExecution(started->arn, *wait);
       if (!r.ok()) return ReplyError(res, FromError(r.error()));
       reply["Status"] = protocol::ToString(r->progress.status);
       if (r->progress.end_timestamp)

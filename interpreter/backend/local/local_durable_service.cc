@@ -515,7 +515,12 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
     return InvalidRequestError("ExecutionTimeout must be 1 to 31622400 seconds");
   }
 
-  std::lock_guard start_lock(start_mu_);
+  // A name of the caller's: looking for an execution of that name and
+  // creating it are one step (no two starts of one name both create it).
+  // A fresh UUID needs no such exclusion, and holding it over the commit
+  // below would serialize every start on its fsync.
+  std::unique_lock<std::mutex> start_lock(start_mu_, std::defer_lock);
+  if (request.name) start_lock.lock();
   ExecutionQuery q;
   q.function_name = request.function_name;
   q.name = name;
@@ -549,11 +554,24 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   CAIRN_KILL_POINT("start.after_commit");
   std::lock_guard lock(mu_);
   AddTimerLocked(deadline);
-  if (!request.caller_invokes) MarkRunnableLocked(r.arn);
+  if (request.caller_invokes) {
+    // The caller invokes it next: cache it now, as Load would read it back,
+    // so that the invocation does not wait on the store (whose connection a
+    // concurrent commit holds through its fsync).
+    auto x = std::make_shared<LiveExecution>();
+    x->record = r;
+    x->loaded = true;
+    live_.emplace(r.arn, std::move(x));
+  } else {
+    MarkRunnableLocked(r.arn);
+  }
   return StartedExecution{r.arn, r.name, false};
 }
 
-Status LocalDurableService::InvokeNow(const std::string& arn) { return InvokeOne(arn); }
+Status LocalDurableService::InvokeNow(const std::string& arn,
+                                      std::optional<ExecutionRecord>* ended) {
+  return InvokeOne(arn, ended);
+}
 
 Result<ExecutionRecord> LocalDurableService::GetExecution(const std::string& arn) {
   auto r = store_.GetExecution(arn);
@@ -1057,7 +1075,8 @@ void LocalDurableService::FireTimer(const TimerRecord& timer, Timestamp now) {
 
 // ---- invocations ----
 
-Status LocalDurableService::InvokeOne(const std::string& arn) {
+Status LocalDurableService::InvokeOne(const std::string& arn,
+                                      std::optional<ExecutionRecord>* ended) {
   {
     std::lock_guard lock(mu_);
     runnable_set_.erase(arn);
@@ -1103,6 +1122,7 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
   if (x.invocation_recorded && !x.running()) {
     // Ended by its last checkpoint, which recorded the invocation's end.
     if (!x.evicted) Evict(x);
+    if (ended) *ended = x.record;
     return {};
   }
   const Timestamp now = clock_.NowMillis();
@@ -1180,7 +1200,10 @@ Status LocalDurableService::InvokeOne(const std::string& arn) {
     return st;
   }
   CAIRN_KILL_POINT("invocation.after_commit");
-  if (!x.running() && !x.evicted) Evict(x);
+  if (!x.running()) {
+    if (!x.evicted) Evict(x);
+    if (ended) *ended = x.record;
+  }
   return {};
 }
 

@@ -168,8 +168,10 @@ class LocalDurableService final : public CheckpointClient {
   Result<StartedExecution> StartExecution(const StartExecutionRequest& request);
   // Runs one invocation of `arn` on the calling thread, as a Serve worker
   // would (nothing when it is not running or already in flight). For a
-  // start with caller_invokes.
-  Status InvokeNow(const std::string& arn);
+  // start with caller_invokes. When the invocation ended the execution and
+  // `ended` is given, *ended is set to its final, durable record (what
+  // GetExecution would read back from the store).
+  Status InvokeNow(const std::string& arn, std::optional<ExecutionRecord>* ended = nullptr);
 
   // GetDurableExecution. Errors: kNotFoundError, kRetryableError.
   Result<ExecutionRecord> GetExecution(const std::string& arn);
@@ -275,7 +277,7 @@ class LocalDurableService final : public CheckpointClient {
 
   int64_t FireDueTimers(protocol::Timestamp now);
   void FireTimer(const TimerRecord& timer, protocol::Timestamp now);
-  Status InvokeOne(const std::string& arn);
+  Status InvokeOne(const std::string& arn, std::optional<ExecutionRecord>* ended = nullptr);
 
   // REQUIRES: mu_ held.
   void AddTimerLocked(const TimerRecord& t);
