@@ -362,7 +362,6 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   const SystemClock& clock = SystemClock::Instance();
   NoopActions actions;
-  const double probe_ms = MemoryProbeMs();
 
   if (service_only > 0) {
     StepLoopInvoker loop(steps);
@@ -382,7 +381,7 @@ int Main(int argc, char** argv) {
     if (part != 1) {
       Span s = WarmReplay(replay_ops, actions, combined_only);
       std::printf("warm replay of %d operations: %.2f ms, CPU %.2f ms (best of %d; memory probe "
-                  "%.2f ms)\n", replay_ops, s.wall_ms, s.cpu_ms, combined_only, probe_ms);
+                  "%.2f ms)\n", replay_ops, s.wall_ms, s.cpu_ms, combined_only, MemoryProbeMs());
     }
     return 0;
   }
@@ -409,7 +408,7 @@ int Main(int argc, char** argv) {
               default_malloc ? "glibc defaults, --malloc default"
                              : "thresholds fixed as in cairn-engine, core/allocator_tuning.h");
   std::printf("memory probe of this process: %.2f ms (1M dependent random reads over 16 MiB)\n\n",
-              probe_ms);
+              MemoryProbeMs());
   // 1. CPU per step.
   if (part == 0 || part == 1) {
     auto engine = MakeEngine(StepsWorkflow(steps, false), &actions, clock);

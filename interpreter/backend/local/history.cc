@@ -329,8 +329,10 @@ Result<HistoryEvent> HistoryEventFromJson(const json& j) {
   return e;
 }
 
-HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timestamp now,
-                            json details) {
+namespace {
+
+// An event about `op` with empty details.
+HistoryEvent AboutOperation(std::string event_type, const Operation& op, Timestamp now) {
   HistoryEvent e;
   e.event_type = std::move(event_type);
   e.timestamp = now;
@@ -338,19 +340,21 @@ HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timesta
   e.name = op.name;
   e.parent_id = op.parent_id;
   e.sub_type = op.sub_type;
+  return e;
+}
+
+}  // namespace
+
+HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timestamp now,
+                            json details) {
+  HistoryEvent e = AboutOperation(std::move(event_type), op, now);
   e.details = std::move(details);
   return e;
 }
 
 HistoryEvent OperationEvent(std::string event_type, const Operation& op, Timestamp now,
                             std::string details_text) {
-  HistoryEvent e;
-  e.event_type = std::move(event_type);
-  e.timestamp = now;
-  e.id = op.id;
-  e.name = op.name;
-  e.parent_id = op.parent_id;
-  e.sub_type = op.sub_type;
+  HistoryEvent e = AboutOperation(std::move(event_type), op, now);
   e.details_text = std::move(details_text);
   return e;
 }
