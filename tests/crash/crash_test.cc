@@ -360,7 +360,8 @@ class CrashRunner {
     Trial t;
     const std::string store = dir + "/cairn.db";
     const std::string counter = dir + "/counter";
-    const int port = FreePort();
+    int port = FreePort();
+    int port_retries = 0;
     std::set<std::string> callbacks_done;
     // The scenario's callback actions, across the runs of this trial: a
     // callback created before a kill is the same one after it.
@@ -404,6 +405,18 @@ class CrashRunner {
                                     kExecutionName, "--port", std::to_string(port), "--input",
                                     w.input},
                                    dir + "/run" + std::to_string(attempt), o);
+      // The port was free when FreePort looked, but an ephemeral port can be
+      // taken meanwhile by any connection on the machine (other tests run
+      // beside this one): the run then stops before it starts anything.
+      // Run the same attempt again on another port.
+      if (r.exited && r.err.find("cannot listen on 127.0.0.1:") != std::string::npos &&
+          port_retries < 5) {
+        ++port_retries;
+        port = FreePort();
+        if (o.kill_after_ms >= 0) --kill_index;
+        --attempt;
+        continue;
+      }
       t.runs.push_back(r);
       // Resume only after a kill of the plan: a run that could not start,
       // crashed or hung ends the trial (Check reports it).
