@@ -74,9 +74,50 @@ struct Outcome {
 
 // Where a scope runs: its operations' parent, its evaluation context, and
 // how many times each of its steps has run (loops give new operation ids).
-struct Frame {
+//
+// All frames of an invocation share one context object, owned by the root:
+// an inner scope (a group, a branch, an iteration) sees what its enclosing
+// scopes see, adds its own steps' results to `.steps` and takes them out
+// again when it ends, and puts back the enclosing scope's `.error`. Copying
+// the context instead would copy every earlier step's result into each
+// inner scope. Step names are unique in a workflow (validation), so an
+// inner step never replaces an enclosing scope's result.
+class Frame {
+ public:
+  explicit Frame(json& root_ctx) : ctx(root_ctx) {}
+  Frame(std::string parent, Frame& enclosing)
+      : parent_id(std::move(parent)), ctx(enclosing.ctx), outer(&enclosing) {
+    if (auto it = ctx.find("error"); it != ctx.end()) saved_error_ = *it;
+  }
+  ~Frame() {
+    if (!outer) return;
+    if (!added_.empty()) {
+      json& steps = ctx["steps"];
+      for (const std::string* name : added_) steps.erase(*name);
+    }
+    if (saved_error_) {
+      ctx["error"] = std::move(*saved_error_);
+    } else {
+      ctx.erase("error");
+    }
+  }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+
+  // Records `value` as the result of the step `name` in `.steps`.
+  void SetStep(const std::string& name, json value) {
+    json& steps = ctx["steps"];
+    auto it = steps.find(name);
+    if (it != steps.end()) {
+      *it = std::move(value);
+      return;
+    }
+    steps.emplace(name, std::move(value));
+    if (outer) added_.push_back(&name);
+  }
+
   std::string parent_id;  // id of the enclosing CONTEXT operation; "" at top level
-  json ctx;
+  json& ctx;
   // How many times each step run in this frame has run, by the step's
   // WorkflowPlan::visit_slot; sized on first use.
   std::vector<uint64_t> visits;
@@ -84,6 +125,10 @@ struct Frame {
   // (WorkflowPlan::awaited).
   std::unordered_map<NodeId, std::string> last_operation;
   Frame* outer = nullptr;  // enclosing frame, for await
+
+ private:
+  std::vector<const std::string*> added_;  // names this frame added to .steps
+  std::optional<json> saved_error_;        // the enclosing scope's .error
 };
 
 P::OperationType ToProtocol(OperationType t) {
@@ -367,11 +412,11 @@ class Run {
       if (!checked.ok()) return Fatal("Cairn.InvalidInput", checked.error().message);
       input = std::move(*checked);
     }
-    Frame root;
-    root.ctx = {{"input", std::move(input)},
-                {"params", options_.params},
-                {"execution", ExecutionContext()},
-                {"steps", json::object()}};
+    json root_ctx = {{"input", std::move(input)},
+                     {"params", options_.params},
+                     {"execution", ExecutionContext()},
+                     {"steps", json::object()}};
+    Frame root(root_ctx);
     Outcome o = RunScope(kRootScope, root);
     // With end_in_last_checkpoint, a successful end's last flush waits for
     // the output (below), so that both share one checkpoint.
@@ -699,7 +744,7 @@ class Run {
       } else {
         last = &node.name;
         explicit_succeed = o.explicit_succeed;
-        f.ctx["steps"][node.name] = std::move(o.value);
+        f.SetStep(node.name, std::move(o.value));
         edge = PickEdge(node, o.case_index, o.skipped);
       }
       if (edge->exit == ScopeExit::kEnd || edge->to == kSucceededNode) {
@@ -1387,8 +1432,11 @@ class Run {
     if (op && op->status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op->result));
     if (op && op->status != OperationStatus::kStarted) return Outcome::Failed(FromErrorObject(op->error));
     if (!op) Queue(Update(id, f.parent_id, name, OperationType::kContext, sub_type, OperationAction::kStart));
-    Frame inner{id, f.ctx, {}, {}, &f};
-    Outcome o = RunScope(node.child_scopes.at(0), inner);
+    Outcome o;
+    {
+      Frame inner(id, f);
+      o = RunScope(node.child_scopes.at(0), inner);
+    }
     if (o.flow == Flow::kSuspended || o.flow == Flow::kAborted) return o;
     o.explicit_succeed = false;
     if (o.flow == Flow::kDone && node.step->result) {
@@ -1459,10 +1507,9 @@ class Run {
     std::vector<std::string> item_names(is_map ? total : 0);
     if (is_map && !s.map_item_label.is_null()) {
       for (size_t i = 0; i < total; ++i) {
-        json lctx = f.ctx;
-        lctx["item"] = items[i];
-        lctx["index"] = i;
-        auto v = Render(s.map_item_label, s.map_item_label_path, lctx);
+        ScopedKey item(f.ctx, "item", items[i]);
+        ScopedKey index(f.ctx, "index", i);
+        auto v = Render(s.map_item_label, s.map_item_label_path, f.ctx);
         if (!v.ok()) return Outcome::Failed(ExpressionError(v.error()));
         item_names[i] = v->is_null() ? std::string() : AsText(*v);
       }
@@ -1494,12 +1541,15 @@ class Run {
           Queue(Update(cid, id, child_name, OperationType::kContext, child.sub_type,
                        OperationAction::kStart));
         }
-        Frame inner{cid, f.ctx, {}, {}, &f};
-        if (is_map) {
-          inner.ctx["item"] = items[i];
-          inner.ctx["index"] = i;
+        {
+          Frame inner(cid, f);
+          std::optional<ScopedKey> item, index;
+          if (is_map) {
+            item.emplace(f.ctx, "item", items[i]);
+            index.emplace(f.ctx, "index", i);
+          }
+          o = RunScope(child.scope, inner);
         }
-        o = RunScope(child.scope, inner);
         if (o.flow == Flow::kAborted) return o;
         if (o.flow == Flow::kSuspended) {
           units[i].status = "STARTED";

@@ -657,6 +657,81 @@ output: ${ .steps.block }
   ASSERT_TRUE(group_id);
 }
 
+// An inner scope (group, branch, iteration) sees the enclosing scope's
+// context; what it adds (its steps' results, a caught `.error`, `.item`)
+// is gone when it ends, for the steps after it and for its sibling
+// branches and iterations.
+TEST_F(EngineTest, InnerScopesSeeTheEnclosingContextAndLeaveNothingBehind) {
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: first
+    set: 1
+  - name: risky
+    process.run: {command: [risky]}
+    catch:
+      - errors: [Outer.Failed]
+        next: block
+  - name: skipped
+    set: 0
+  - name: block
+    group:
+      - name: sees
+        set: {error: "${ .error.error }", steps: "${ .steps | keys }"}
+      - name: inner
+        process.run: {command: [inner]}
+        catch:
+          - errors: [Inner.Failed]
+            next: caught
+      - name: caught
+        set: {error: "${ .error.error }", sees: "${ .steps.sees }"}
+  - name: after
+    set: {error: "${ .error.error }", steps: "${ .steps | keys }"}
+  - name: fan
+    parallel:
+      branches:
+        one:
+          - name: b1
+            set: "${ .steps | keys }"
+        two:
+          - name: b2
+            set: "${ .steps | keys }"
+  - name: each
+    map:
+      items: [x, y]
+      steps:
+        - name: nested
+          map:
+            items: ["${ .item }-1", "${ .item }-2"]
+            steps:
+              - name: leaf
+                set: "${ .item }"
+        - name: back
+          set: {item: "${ .item }", index: "${ .index }", steps: "${ .steps | keys }"}
+  - name: last
+    set: {item: '${ has("item") }', index: '${ has("index") }', steps: "${ .steps | keys }"}
+output: "${ {block: .steps.block, after: .steps.after, fan: .steps.fan.results, each: .steps.each.results, last: .steps.last} }"
+)");
+  actions_.Then("risky", actions::ActionOutcome::Failure("Outer.Failed", "outer"));
+  actions_.Then("inner", actions::ActionOutcome::Failure("Inner.Failed", "inner"));
+  std::string arn = Start();
+  Drive();
+  json out = Output(arn);
+  EXPECT_EQ(out["block"], json({{"error", "Inner.Failed"},
+                                {"sees", {{"error", "Outer.Failed"}, {"steps", {"first"}}}}}));
+  EXPECT_EQ(out["after"], json({{"error", "Outer.Failed"}, {"steps", {"block", "first"}}}));
+  EXPECT_EQ(out["fan"]["one"], json({"after", "block", "first"}));
+  EXPECT_EQ(out["fan"]["two"], json({"after", "block", "first"}));
+  for (int i = 0; i < 2; ++i) {
+    const json& back = out["each"][i];
+    EXPECT_EQ(back["item"], i == 0 ? "x" : "y");
+    EXPECT_EQ(back["index"], i);
+    EXPECT_EQ(back["steps"], json({"after", "block", "fan", "first", "nested"}));
+  }
+  EXPECT_EQ(out["last"], json({{"item", false}, {"index", false}, {"steps", {"after", "block", "each", "fan", "first"}}}));
+}
+
 // `retry:` on a step that runs a CONTEXT: each attempt is a CONTEXT of its
 // own (a CONTEXT cannot RETRY), with a durable WAIT between attempts; the
 // attempt that succeeds gives the step's result, and a replay of the whole
