@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <deque>
 #include <random>
@@ -36,9 +37,25 @@ struct WorkflowPlan {
   // frame has: a frame counts visits in a vector instead of a map.
   std::vector<uint32_t> visit_slot;
   std::vector<uint32_t> frame_steps;
+  // By NodeId: 1 when the step's result may be used: an expression may read
+  // it (expr::ExpressionSet::StepReads), it may be the value of its scope
+  // (the result of a group, branch, iteration, case or of the execution:
+  // RunScope's `last` when the scope ends), or its `result:` is applied on
+  // every run. Any other step's result is neither kept in `.steps` nor, on
+  // replay, parsed from its recorded payload: in most workflows nothing
+  // reads most results, and a replay of 10,000 steps spent a third of its
+  // time parsing them.
+  std::vector<char> result_needed;
 };
 
 namespace {
+
+// Kinds whose run applies the step's `result:` itself (before
+// checkpointing); RunStep applies it to what the others produce.
+bool ShapesItsOwnResult(StepKind kind) {
+  return kind == StepKind::kAction || kind == StepKind::kPoll || kind == StepKind::kGroup ||
+         kind == StepKind::kSet || kind == StepKind::kSucceed;
+}
 
 // Jitter of retry delays: not a secret, so one generator per thread, seeded
 // once (a std::random_device per invocation cost more than a step).
@@ -326,6 +343,55 @@ class OperationIndex {
   size_t size_ = 0;
 };
 
+// WorkflowPlan::result_needed. Conservative: every result is needed when an
+// expression may read any step (or the workflow has no expression table).
+void MarkNeededResults(const StepGraph& graph, const expr::ExpressionTable* table,
+                       std::vector<char>& needed) {
+  const std::optional<std::vector<std::string>> reads =
+      table && table->set ? table->set->StepReads() : std::nullopt;
+  needed.assign(graph.nodes().size(), reads ? 0 : 1);
+  if (!reads) return;
+  auto need = [&](NodeId id) { needed[static_cast<size_t>(id)] = 1; };
+  // Leaves the scope: the scope's result is then that of RunScope's `last`.
+  auto leaves = [](const GraphEdge& e) {
+    return e.kind != GraphEdgeKind::kEnter &&
+           (e.exit != ScopeExit::kNone || e.to == kSucceededNode || e.to == kFailedNode);
+  };
+  std::vector<NodeId> failing_out;  // steps with a catch edge that leaves the scope
+  for (const GraphNode& node : graph.nodes()) {
+    if (!node.step || node.synthetic()) continue;
+    if (std::binary_search(reads->begin(), reads->end(), node.name)) need(node.id);
+    if (node.step->result && !ShapesItsOwnResult(node.kind)) need(node.id);
+    for (EdgeId e : node.out) {
+      const GraphEdge& edge = graph.edge(e);
+      if (!leaves(edge)) continue;
+      need(node.id);
+      if (edge.kind == GraphEdgeKind::kCatch) failing_out.push_back(node.id);
+    }
+  }
+  // A step that fails into a catch edge leaving its scope does not become
+  // `last`: the scope's value is that of the step that completed before it,
+  // one that leads to it in the same scope (directly, or through steps that
+  // failed into a catch edge too).
+  std::vector<char> visited(graph.nodes().size(), 0);
+  while (!failing_out.empty()) {
+    const GraphNode& node = graph.node(failing_out.back());
+    failing_out.pop_back();
+    if (visited[static_cast<size_t>(node.id)]) continue;
+    visited[static_cast<size_t>(node.id)] = 1;
+    for (EdgeId e : node.in) {
+      const GraphEdge& edge = graph.edge(e);
+      if (edge.kind == GraphEdgeKind::kEnter || leaves(edge)) continue;
+      if (graph.node(edge.from).scope != node.scope) continue;
+      if (edge.kind == GraphEdgeKind::kCatch) {
+        failing_out.push_back(edge.from);
+      } else {
+        need(edge.from);
+      }
+    }
+  }
+}
+
 std::shared_ptr<const WorkflowPlan> MakePlan(const StepGraph& graph) {
   auto plan = std::make_shared<WorkflowPlan>();
   const expr::ExpressionTable* table = graph.expressions().get();
@@ -376,6 +442,7 @@ std::shared_ptr<const WorkflowPlan> MakePlan(const StepGraph& graph) {
     if (node.kind == StepKind::kAction) literal(node.step->action);
     if (node.kind == StepKind::kPoll) literal(node.step->poll.check);
   }
+  MarkNeededResults(graph, table, plan->result_needed);
   const std::string& file = graph.definition().file();
   auto slash = file.rfind('/');
   plan->workflow_dir = slash == std::string::npos ? "." : file.substr(0, slash);
@@ -718,7 +785,7 @@ class Run {
     // completed), read back from .steps at the end instead of copied at
     // every step. Step names are unique in a workflow (validation), so no
     // other step writes that entry of this frame's .steps meanwhile.
-    const std::string* last = nullptr;
+    const GraphNode* last = nullptr;
     bool explicit_succeed = false;
     while (true) {
       const GraphNode& node = g_.node(current);
@@ -742,13 +809,20 @@ class Run {
         if (!edge || node.kind == StepKind::kFail) return o;
         f.ctx["error"] = ErrorJson(o.error);
       } else {
-        last = &node.name;
+        last = &node;
         explicit_succeed = o.explicit_succeed;
-        f.SetStep(node.name, std::move(o.value));
+        // A result that nothing can use is not kept (WorkflowPlan::result_needed).
+        if (plan_.result_needed[static_cast<size_t>(node.id)]) {
+          f.SetStep(node.name, std::move(o.value));
+        }
         edge = PickEdge(node, o.case_index, o.skipped);
       }
       if (edge->exit == ScopeExit::kEnd || edge->to == kSucceededNode) {
-        Outcome done = Outcome::Done(last ? f.ctx["steps"][*last] : json());
+        // MarkNeededResults keeps the result of every step that can be
+        // `last` here: the step that took this edge, or, after a catch edge,
+        // a step that led to the one that failed.
+        assert(!last || plan_.result_needed[static_cast<size_t>(last->id)]);
+        Outcome done = Outcome::Done(last ? f.ctx["steps"][last->name] : json());
         done.explicit_succeed = explicit_succeed;
         return done;
       }
@@ -787,10 +861,7 @@ class Run {
   Outcome RunStep(const GraphNode& node, Frame& f) {
     Outcome o = RunStepKind(node, f);
     const Step& s = *node.step;
-    const bool shapes_itself = node.kind == StepKind::kAction || node.kind == StepKind::kPoll ||
-                               node.kind == StepKind::kGroup ||
-                               node.kind == StepKind::kSet || node.kind == StepKind::kSucceed;
-    if (o.flow != Flow::kDone || !s.result || shapes_itself || o.skipped) return o;
+    if (o.flow != Flow::kDone || !s.result || ShapesItsOwnResult(node.kind) || o.skipped) return o;
     auto shaped = Render(json(*s.result), PointerAppend(s.path, "result"), o.value, &f.ctx);
     if (!shaped.ok()) return Outcome::Failed(ExpressionError(shaped.error()));
     o.value = std::move(*shaped);
@@ -830,6 +901,7 @@ class Run {
           });
         }
       {
+        if (auto unread = ReplayUnread(node, f, id, kSubTypeStep)) return *unread;
         auto name = OperationName(node, f);
         if (!name.ok()) return Outcome::Failed(ExpressionError(name.error()));
         return RunAction(node, id, f.parent_id, *name, s.action, f.ctx);
@@ -845,6 +917,7 @@ class Run {
       case StepKind::kAwait:
         return RunAwait(node, f);
       case StepKind::kPoll:
+        if (auto unread = ReplayUnread(node, f, id, kSubTypeWaitForCondition)) return *unread;
         return RunPoll(node, f, id);
       case StepKind::kSet: {
         auto v = Render(s.set_value, PointerAppend(s.path, "set"), f.ctx);
@@ -954,6 +1027,27 @@ class Run {
   }
 
   // ---- steps with a STEP operation ----
+
+  // On replay, a step whose result nothing uses (WorkflowPlan::result_needed)
+  // and whose STEP operation `id` succeeded: done, with null as its value,
+  // without parsing the recorded result. nullopt otherwise: the caller
+  // replays or runs the step as always (finding the operation again, and
+  // reporting what Find reported).
+  std::optional<Outcome> ReplayUnread(const GraphNode& node, const Frame& f, const std::string& id,
+                                      const std::string& sub_type) {
+    if (plan_.result_needed[static_cast<size_t>(node.id)] || !replaying()) return std::nullopt;
+    auto name = OperationName(node, f);
+    if (!name.ok()) return std::nullopt;
+    const Operation* op = Find(id, OperationType::kStep, sub_type, *name);
+    if (op && op->status == OperationStatus::kSucceeded) return Outcome::Done(nullptr);
+    return std::nullopt;
+  }
+
+  // A recorded result as the value of `node`: null, without parsing it, when
+  // nothing uses the value (WorkflowPlan::result_needed).
+  json RecordedValue(const GraphNode& node, const std::optional<std::string>& payload) const {
+    return plan_.result_needed[static_cast<size_t>(node.id)] ? ParsePayload(payload) : json();
+  }
 
   // Where a recorded STEP stands: settled (succeeded, failed, or waiting for
   // its next attempt), or not: then `*attempt` is the attempt to run now.
@@ -1194,7 +1288,9 @@ class Run {
     }
     const Operation& op = *entry->op;
     if (op.status == OperationStatus::kStarted) return Outcome::Suspended();
-    if (op.status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op.result));
+    if (op.status == OperationStatus::kSucceeded) {
+      return Outcome::Done(RecordedValue(node, op.result));
+    }
     return Outcome::Failed(CallbackError(op));
   }
 
@@ -1209,7 +1305,7 @@ class Run {
     const Operation* ctx_op = Find(id, OperationType::kContext, kSubTypeWaitForCallback, name);
     if (aborted()) return Outcome::Aborted();
     if (ctx_op && ctx_op->status == OperationStatus::kSucceeded) {
-      return Outcome::Done(ParsePayload(ctx_op->result));
+      return Outcome::Done(RecordedValue(node, ctx_op->result));
     }
     if (ctx_op && ctx_op->status != OperationStatus::kStarted) {
       return Outcome::Failed(FromErrorObject(ctx_op->error));
@@ -1429,7 +1525,9 @@ class Run {
     const std::string& sub_type = node.operation.sub_type;
     const Operation* op = Find(id, OperationType::kContext, sub_type, name);
     if (aborted()) return Outcome::Aborted();
-    if (op && op->status == OperationStatus::kSucceeded) return Outcome::Done(ParsePayload(op->result));
+    if (op && op->status == OperationStatus::kSucceeded) {
+      return Outcome::Done(RecordedValue(node, op->result));
+    }
     if (op && op->status != OperationStatus::kStarted) return Outcome::Failed(FromErrorObject(op->error));
     if (!op) Queue(Update(id, f.parent_id, name, OperationType::kContext, sub_type, OperationAction::kStart));
     Outcome o;

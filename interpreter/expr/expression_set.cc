@@ -12,6 +12,7 @@ extern "C" {
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -481,6 +482,20 @@ class ExpressionSet::Impl {
 
   bool needs_jq() const { return jq_sources_ > 0; }
 
+  std::optional<std::vector<std::string>> StepReads() const {
+    std::vector<std::string> names;
+    for (const auto& native : natives_) {
+      if (!native) return std::nullopt;  // jq: not analysed
+      std::optional<std::vector<std::string>> reads = native->StepReads();
+      if (!reads) return std::nullopt;
+      names.insert(names.end(), std::make_move_iterator(reads->begin()),
+                   std::make_move_iterator(reads->end()));
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+
   std::vector<CompileIssue> Compile();
   // `ctx`: the value of $ctx; null means `context` itself.
   Result<json> Evaluate(int index, const json& context, const json* ctx) const;
@@ -816,6 +831,10 @@ const std::string& ExpressionSet::source(int index) const {
 }
 
 bool ExpressionSet::NeedsJq() const { return impl_->needs_jq(); }
+
+std::optional<std::vector<std::string>> ExpressionSet::StepReads() const {
+  return impl_->StepReads();
+}
 
 int ExpressionSet::jq_compile_count() const { return impl_->compile_count(); }
 

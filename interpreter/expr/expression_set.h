@@ -192,6 +192,15 @@ class ExpressionSet {
   // expression is native.
   int jq_compile_count() const;
 
+  // The workflow steps whose results some expression of the set may read
+  // (NativeExpression::StepReads, united over every expression added so
+  // far; sorted, without duplicates), or nullopt when one of them may read
+  // any step's result: a bare context read, or any expression that is not
+  // native (jq is not analysed), including every expression of a set with
+  // Options::native = false. Conservative: a step missing from the list is
+  // read by no expression of the set.
+  std::optional<std::vector<std::string>> StepReads() const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

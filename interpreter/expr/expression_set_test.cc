@@ -481,5 +481,44 @@ TEST(ExpressionSetTest, CtxIsTheContextUnlessGivenApart) {
   EXPECT_EQ(*set.Render(tmpl, json(7), ctx), "n=3 dot=7");
 }
 
+// ---- StepReads over a set -------------------------------------------------
+
+TEST(ExpressionSetTest, StepReadsUniteEveryExpression) {
+  ExpressionSet set;
+  set.Add(".steps.b.status == \"done\"");
+  set.Add(".input | $ctx.steps.a");
+  set.Add(".params.p + 1");
+  set.AddTemplate(*ParseTemplate("id-${ .steps.c.id }-${ .steps.b.n }"));
+  EXPECT_EQ(set.StepReads(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_THAT(set.Compile(), IsEmpty());
+  EXPECT_EQ(set.StepReads(), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(ExpressionSetTest, StepReadsOfAnEmptySetAreNone) {
+  ExpressionSet set;
+  EXPECT_EQ(set.StepReads(), std::vector<std::string>{});
+  set.Add("\"literal\"");
+  EXPECT_EQ(set.StepReads(), std::vector<std::string>{});
+}
+
+TEST(ExpressionSetTest, OneExpressionReadingEverythingMakesTheSetReadEverything) {
+  ExpressionSet set;
+  set.Add(".steps.a");
+  set.Add("$ctx");
+  EXPECT_EQ(set.StepReads(), std::nullopt);
+}
+
+TEST(ExpressionSetTest, AJqExpressionMakesTheSetReadEverything) {
+  ExpressionSet set;
+  set.Add(".steps.a");
+  set.Add(".input.items | map(.id)");  // not native: not analysed
+  EXPECT_TRUE(set.NeedsJq());
+  EXPECT_EQ(set.StepReads(), std::nullopt);
+
+  ExpressionSet jq_only(ExpressionSet::Options{.native = false});
+  jq_only.Add(".steps.a");
+  EXPECT_EQ(jq_only.StepReads(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace cairn::expr

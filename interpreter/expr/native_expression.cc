@@ -1,5 +1,6 @@
 #include "expr/native_expression.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
@@ -1578,6 +1579,83 @@ NativeExpression::Outcome NativeExpression::Evaluate(const json& dot, const json
   if (v) outcome.value = evaluator.Result(*v);
   if (!outcome.value) outcome.error = std::move(evaluator.error());
   return outcome;
+}
+
+namespace {
+
+// What StepReads collects: the names after `.steps` of the paths that start
+// at the context, until a read of any step makes the list moot.
+class StepReadCollector {
+ public:
+  // `dot_is_context`: `.` at `node` is (or may be) the context.
+  void Visit(const Node& node, bool dot_is_context) {
+    if (everything_) return;
+    switch (node.kind) {
+      case Node::Kind::kDot:
+        if (dot_is_context) Path(node.steps);
+        return;
+      case Node::Kind::kCtx:
+        Path(node.steps);
+        return;
+      case Node::Kind::kLiteral:
+      case Node::Kind::kLength:
+      case Node::Kind::kToNumber:
+        return;
+      case Node::Kind::kPipe:
+        // Each part after the first runs on the value of the one before: its
+        // `.` is the context only when that value is, and a part that gives
+        // the context (or `.steps`) is a read of everything already.
+        for (size_t i = 0; i < node.operands.size(); ++i) {
+          Visit(*node.operands[i], dot_is_context && i == 0);
+        }
+        return;
+      case Node::Kind::kCompare:
+      case Node::Kind::kAnd:
+      case Node::Kind::kOr:
+      case Node::Kind::kAlt:
+      case Node::Kind::kGroup:
+      case Node::Kind::kArith:
+      case Node::Kind::kNegate:
+        // The suffixes of such a node index its value, which holds the
+        // context or `.steps` only through a bare read of them below.
+        for (const auto& operand : node.operands) Visit(*operand, dot_is_context);
+        return;
+    }
+    everything_ = true;  // a kind this does not know
+  }
+
+  std::optional<std::vector<std::string>> Take() {
+    if (everything_) return std::nullopt;
+    std::sort(names_.begin(), names_.end());
+    names_.erase(std::unique(names_.begin(), names_.end()), names_.end());
+    return std::move(names_);
+  }
+
+ private:
+  // A path applied to the context.
+  void Path(const std::vector<Step>& steps) {
+    if (steps.empty() || steps[0].by_number) {
+      everything_ = true;
+      return;
+    }
+    if (steps[0].key != "steps") return;
+    if (steps.size() < 2 || steps[1].by_number) {
+      everything_ = true;
+      return;
+    }
+    names_.push_back(steps[1].key);
+  }
+
+  bool everything_ = false;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+std::optional<std::vector<std::string>> NativeExpression::StepReads() const {
+  StepReadCollector collector;
+  collector.Visit(*root_, /*dot_is_context=*/true);
+  return collector.Take();
 }
 
 json NumberFromJq(double d) {

@@ -95,6 +95,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cairn::expr {
 
@@ -124,6 +125,22 @@ class NativeExpression {
     NativeError error;
   };
   Outcome Evaluate(const nlohmann::json& dot, const nlohmann::json* ctx) const;
+
+  // The workflow steps whose results the expression may read: the NAMEs of
+  // `.steps.NAME...` and `$ctx.steps.NAME...` (sorted, without duplicates),
+  // or nullopt when it may read any step's result. Static, without running
+  // anything, and conservative: a name missing from the list is one the
+  // expression cannot read, whatever the context; when unsure, nullopt.
+  //
+  // `.` is taken to be the context wherever it is the expression's input
+  // (also when a caller passes another value as `.`, as `result:` does), so
+  // a bare `.`, `$ctx`, `.steps` or `$ctx.steps`, or `.steps` followed by
+  // anything but a key (`.steps[0]`), may read everything. On the right of
+  // `|`, `.` is the value of the left side: only `$ctx` reads the context
+  // there (the left side already counts when it gives the context itself).
+  // `length` and `tonumber` read no step's result (of the context, `length`
+  // counts its keys), nor do literals.
+  std::optional<std::vector<std::string>> StepReads() const;
 
   struct Node;
 

@@ -1379,5 +1379,135 @@ TEST(NativeExpressionTest, Utf8RepairIsJqs) {
   EXPECT_TRUE(NumberFromJq(NAN).is_null());
 }
 
+// ---- StepReads: which step results an expression can read ----------------
+
+// StepReads of `source` as text: "*" for any step, else the names joined
+// with ",".
+std::string ReadsText(std::string_view source) {
+  std::optional<NativeExpression> e = NativeExpression::Parse(source);
+  if (!e) return "not native";
+  std::optional<std::vector<std::string>> reads = e->StepReads();
+  if (!reads) return "*";
+  std::string text;
+  for (const std::string& name : *reads) text += (text.empty() ? "" : ",") + name;
+  return text;
+}
+
+struct ReadsCase {
+  const char* source;
+  const char* reads;
+};
+
+const ReadsCase kReadsCases[] = {
+    // Paths from the context.
+    {".steps.a", "a"},
+    {".steps.a.b[0].c", "a"},
+    {"$ctx.steps.b", "b"},
+    {"$ctx.steps.b.x[-1]", "b"},
+    {".steps[\"a b\"]", "a b"},
+    {".\"steps\".\"c\"", "c"},
+    {".[\"steps\"][\"d\"].e", "d"},
+    {".input.x", ""},
+    {".params.p", ""},
+    {"$ctx.execution.name", ""},
+    {".stepsx.a", ""},
+    // The whole context, or all of .steps.
+    {".", "*"},
+    {"$ctx", "*"},
+    {".steps", "*"},
+    {"$ctx.steps", "*"},
+    {".steps[0]", "*"},
+    {"$ctx.steps[1]", "*"},
+    {".[0]", "*"},
+    {"(.steps).a", "*"},
+    {"($ctx.steps).a", "*"},
+    {"(. // null).steps.k", "*"},
+    {".steps + null", "*"},
+    {"$ctx + null", "*"},
+    {"-.", "*"},
+    // Literals, length and tonumber read no step.
+    {"1", ""},
+    {"\"text\"", ""},
+    {"null", ""},
+    {"true and false", ""},
+    {"length", ""},
+    {"tonumber", ""},
+    {"length > 3", ""},
+    // Pipes: on the right, `.` is the left side's value; $ctx is still the
+    // context.
+    {".steps.a | .b", "a"},
+    {".steps.a | .steps.b", "a"},
+    {".steps.a | .", "a"},
+    {".steps.a | length", "a"},
+    {".input | .steps.x", ""},
+    {".input | .", ""},
+    {".input | $ctx.steps.x", "x"},
+    {".input | $ctx.steps.x | $ctx.steps.y.z", "x,y"},
+    {".steps.a | $ctx", "*"},
+    {".input | $ctx.steps", "*"},
+    {". | .steps.a", "*"},
+    {"$ctx | .steps.a", "*"},
+    {".steps.a | (.b | $ctx.steps.c)", "a,c"},
+    {".input | (.steps.q // $ctx.steps.r)", "r"},
+    {"(.input | .x) + .steps.y", "y"},
+    {"(.steps.a | .b).c", "a"},
+    // Groups.
+    {"(.steps.a)", "a"},
+    {"(.steps.a).b", "a"},
+    {"(.).steps.k", "k"},
+    {"((.steps.a))", "a"},
+    // `//`, comparisons, and, or, arithmetic, negation.
+    {".steps.a // .steps.b", "a,b"},
+    {".steps.a.x // \"none\"", "a"},
+    {".steps.a.n == 1 and .steps.b.s != \"x\"", "a,b"},
+    {".steps.a < $ctx.steps.b or .input.f", "a,b"},
+    {"-.steps.n.v", "n"},
+    {".steps.a + .steps.b - 1", "a,b"},
+    {".steps.b + .steps.a + .steps.b", "a,b"},
+    {".steps.a.count >= .params.max", "a"},
+};
+
+TEST(NativeExpressionTest, StepReadsFollowTheRules) {
+  for (const ReadsCase& c : kReadsCases) {
+    EXPECT_EQ(ReadsText(c.source), c.reads) << c.source;
+  }
+}
+
+// What StepReads leaves out cannot change the value: each expression with a
+// list of names gives the same value (or error) when every other step's
+// result is taken out of the context, on contexts where .steps holds
+// objects, a missing step and a non-object.
+TEST(NativeExpressionTest, StepsNotListedDoNotChangeTheValue) {
+  const json step_values = json::parse(R"({
+    "a": {"b": [{"c": 1}], "n": 3, "x": "ax", "count": 4, "s": "y"},
+    "b": {"s": "x", "n": 2},
+    "c": 5, "d": {"e": [1, 2]}, "k": "kv", "n": {"v": 7}, "q": null,
+    "r": "rv", "x": [1], "y": {"z": true}, "a b": 1
+  })");
+  const json inputs[] = {json::object(), json{{"x", 1}, {"steps", {{"x", 9}}}}, json{{"f", true}}};
+  int checked = 0;
+  for (const ReadsCase& c : kReadsCases) {
+    std::optional<NativeExpression> e = NativeExpression::Parse(c.source);
+    ASSERT_TRUE(e) << c.source;
+    std::optional<std::vector<std::string>> reads = e->StepReads();
+    if (!reads) continue;
+    for (const json& input : inputs) {
+      json full = {{"input", input}, {"params", {{"p", 1}, {"max", 3}}}, {"steps", step_values}};
+      json trimmed = full;
+      for (const auto& [name, value] : step_values.items()) {
+        if (std::find(reads->begin(), reads->end(), name) == reads->end()) {
+          trimmed["steps"].erase(name);
+        }
+      }
+      NativeExpression::Outcome a = e->Evaluate(full, nullptr);
+      NativeExpression::Outcome b = e->Evaluate(trimmed, nullptr);
+      EXPECT_EQ(a.value, b.value) << c.source;
+      EXPECT_EQ(a.error.message, b.error.message) << c.source;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
 }  // namespace
 }  // namespace cairn::expr

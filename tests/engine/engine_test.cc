@@ -1073,6 +1073,300 @@ steps:
   EXPECT_EQ(Output(arn), json({{"answer", 42}, {"block", 5}, {"message", "not approved"}, {"type", "RejectedError"}}));
 }
 
+// ---- Results nobody reads (WorkflowPlan::result_needed) -------------------
+//
+// A step's result that no expression reads and that cannot be its scope's
+// value is neither kept in `.steps` nor parsed again on replay. Each
+// workflow runs twice on the same service: once as written, once with a
+// `log:` that reads the whole context ($ctx), which makes every result
+// needed (the engine as before); the outputs and the histories must be the
+// same, and the output the one expected. Waits and retries make the later
+// steps run in invocations that replay the earlier ones.
+class EngineUnreadResultsTest : public EngineTest {
+ protected:
+  // What one execution recorded, without what differs between two
+  // executions of the same workflow (timestamps, request ids, the
+  // execution's name and id).
+  struct Run {
+    json output;
+    std::vector<json> history;
+  };
+
+  // Runs the execution to its end. With `answer_callbacks`, time moves a
+  // minute at a time and every callback created is completed with {"n": 1}.
+  Run RunOnce(const std::string& yaml, const std::string& log, const json& input,
+              const std::string& name, bool answer_callbacks) {
+    std::string text = yaml;
+    const std::string marker = "{LOG}";
+    for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at)) {
+      text.replace(at, marker.size(), log);
+      at += log.size();
+    }
+    Load(text);
+    std::string arn = Start(input, name);
+    if (!answer_callbacks) {
+      Drive();
+    } else {
+      std::set<std::string> answered;
+      for (int round = 0; round < 100; ++round) {
+        Drive(/*skip_time=*/false);
+        if (Execution(arn).progress.status != ExecutionStatus::kRunning) break;
+        for (const auto& e : Events(arn)) {
+          if (e.event_type != "CallbackStarted") continue;
+          const std::string id = e.DetailsJson().value("CallbackId", "");
+          if (answered.insert(id).second) {
+            EXPECT_TRUE(service_->SendCallbackSuccess(id, R"({"n": 1})").ok());
+          }
+        }
+        clock_.Advance(60'000);
+      }
+    }
+    Run run;
+    run.output = Output(arn);
+    for (const auto& e : Events(arn)) {
+      if (e.event_type == "ExecutionStarted") continue;  // holds the execution's name
+      const bool execution = e.event_type.rfind("Execution", 0) == 0;
+      run.history.push_back({{"type", e.event_type},
+                             {"id", execution ? "" : e.id.value_or("")},
+                             {"name", execution ? "" : e.name.value_or("")},
+                             {"parent", e.parent_id.value_or("")},
+                             {"subType", e.sub_type.value_or("")},
+                             {"details", Normalized(e.DetailsJson())}});
+    }
+    return run;
+  }
+
+  static json Normalized(const json& v) {
+    if (v.is_object()) {
+      json out = json::object();
+      for (const auto& [k, item] : v.items()) {
+        if (k.find("Timestamp") == std::string::npos && k != "RequestId" && k != "CallbackId") {
+          out[k] = Normalized(item);
+        }
+      }
+      return out;
+    }
+    if (v.is_array()) {
+      json out = json::array();
+      for (const auto& item : v) out.push_back(Normalized(item));
+      return out;
+    }
+    return v;
+  }
+
+  // The output of `yaml` (with a `{LOG}` where a step's `log:` goes), after
+  // checking that it matches the run where every result is needed.
+  json OutputMatchingEveryResultKept(const std::string& yaml, const json& input = json::object(),
+                                     bool answer_callbacks = false) {
+    ++runs_;
+    Run all = RunOnce(yaml, "${ $ctx != null }", input, "all-" + std::to_string(runs_),
+                      answer_callbacks);
+    Run skipping = RunOnce(yaml, "plain text", input, "skipping-" + std::to_string(runs_),
+                           answer_callbacks);
+    EXPECT_EQ(skipping.output, all.output);
+    EXPECT_EQ(skipping.history.size(), all.history.size());
+    for (size_t i = 0; i < std::min(skipping.history.size(), all.history.size()); ++i) {
+      EXPECT_EQ(skipping.history[i], all.history[i]) << "event " << i;
+    }
+    return skipping.output;
+  }
+
+  int runs_ = 0;
+};
+
+TEST_F(EngineUnreadResultsTest, ResultsReadAfterAWaitAreReplayedAndTheOthersAreNotNeeded) {
+  json out = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: a
+    log: "{LOG}"
+    process.run: {command: [a]}
+  - name: b
+    process.run: {command: [b]}
+  - name: c
+    set: {x: 1}
+  - name: pause
+    wait: 1h
+  - name: d
+    set: {a: "${ .steps.a.ran }", c: "${ $ctx.steps.c.x }"}
+  - name: e
+    process.run: {command: [e]}
+    result: '${ .ran + "-" + $ctx.steps.a.ran }'
+output: {d: "${ .steps.d }", e: "${ .steps.e }"}
+)");
+  EXPECT_EQ(out, json({{"d", {{"a", "a"}, {"c", 1}}}, {"e", "e-a"}}));
+  EXPECT_EQ(actions_.calls("b"), 2);  // once per execution: replays do not run it again
+}
+
+TEST_F(EngineUnreadResultsTest, TheLastStepOfAScopeGivesItsResultOnReplay) {
+  json out = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: block
+    log: "{LOG}"
+    group:
+      - name: g1
+        process.run: {command: [g1]}
+      - name: gpause
+        wait: 1h
+      - name: g2
+        process.run: {command: [g2]}
+  - name: fan
+    parallel:
+      branches:
+        one:
+          - name: p1
+            process.run: {command: [p1]}
+          - name: ppause
+            wait: 1h
+          - name: p2
+            set: two
+        other:
+          - name: q1
+            process.run: {command: [q1]}
+  - name: each
+    map:
+      items: [x, y]
+      steps:
+        - name: m1
+          process.run: {command: [m1]}
+        - name: m2
+          set: "${ .item }"
+  - name: route
+    switch:
+      - if: ${ .input.go }
+        steps:
+          - name: c1
+            process.run: {command: [c1]}
+          - name: c2
+            process.run: {command: [c2]}
+  - name: pause
+    wait: 1h
+  - name: last
+    process.run: {command: [last]}
+output:
+  block: ${ .steps.block.ran }
+  fan: ${ .steps.fan.results }
+  each: ${ .steps.each.results }
+  route: ${ .steps.route.ran }
+)", {{"go", true}});
+  EXPECT_EQ(out, json({{"block", "g2"},
+                       {"fan", {{"one", "two"}, {"other", {{"ran", "q1"}, {"attempt", 1}}}}},
+                       {"each", {"x", "y"}},
+                       {"route", "c2"}}));
+}
+
+TEST_F(EngineUnreadResultsTest, ACatchThatEndsTheScopeGivesTheResultOfTheStepBefore) {
+  // `risky` fails, is retried (a new invocation that replays `first`), and
+  // fails again into a catch that ends the group: the group's result is
+  // `first`'s, although no expression reads it.
+  for (int i = 0; i < 4; ++i) {
+    actions_.Then("risky", actions::ActionOutcome::Failure("Risky.Failed", "no"));
+  }
+  json out = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: block
+    log: "{LOG}"
+    group:
+      - name: zero
+        process.run: {command: [zero]}
+      - name: first
+        process.run: {command: [first]}
+      - name: risky
+        process.run: {command: [risky]}
+        retry: {errors: [Risky.*], maxAttempts: 2, interval: 1s}
+        catch:
+          - errors: [all]
+            next: end
+output: ${ .steps.block }
+)");
+  EXPECT_EQ(out, json({{"ran", "first"}, {"attempt", 1}}));
+}
+
+TEST_F(EngineUnreadResultsTest, ABareStepsReadOrAJqExpressionKeepsEveryResult) {
+  // `.steps` is native and reads every result.
+  json bare = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: a
+    log: "{LOG}"
+    process.run: {command: [a]}
+  - name: b
+    set: 2
+  - name: pause
+    wait: 1h
+  - name: all
+    set: ${ .steps }
+output: ${ .steps.all }
+)");
+  EXPECT_EQ(bare, json({{"a", {{"ran", "a"}, {"attempt", 1}}}, {"b", 2}, {"pause", nullptr}}));
+  // jq expressions are not analysed: any one of them keeps every result.
+  json jq = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: a
+    log: "{LOG}"
+    process.run: {command: [a]}
+  - name: b
+    set: 2
+  - name: pause
+    wait: 1h
+  - name: names
+    set: ${ .steps | keys }
+  - name: count
+    set: ${ [.steps.names[]] | length }
+output: {names: "${ .steps.names }", count: "${ .steps.count }"}
+)");
+  EXPECT_EQ(jq, json({{"names", {"a", "b", "pause"}}, {"count", 3}}));
+}
+
+TEST_F(EngineUnreadResultsTest, PollsCallbacksAndGroupsReplayedWithoutTheirResults) {
+  // Each callback ends an invocation; the next one replays every step before
+  // it, none of whose results is read. The poll's first check is not
+  // enough: its second runs in the next invocation.
+  json out = OutputMatchingEveryResultKept(R"(
+cairn: 1
+name: test
+steps:
+  - name: a
+    log: "{LOG}"
+    process.run: {command: [a]}
+  - name: block
+    group:
+      - name: g1
+        process.run: {command: [g1]}
+  - name: check
+    poll:
+      check:
+        process.run: {command: [check]}
+      until: ${ .attempt >= 2 }
+      interval: 1s
+  - name: cb
+    callback: {timeout: 1d}
+  - name: answer
+    await: cb
+  - name: submit
+    process.run: {command: [submit, "${ .callback.id }"]}
+    waitForCallback: {timeout: 1d}
+  - name: alone
+    waitForCallback: {timeout: 1d}
+  - name: done
+    set: '${ "done after " + .execution.name }'
+output: ${ .steps.done | length > 0 }
+)", json::object(), /*answer_callbacks=*/true);
+  EXPECT_EQ(out, true);
+  EXPECT_EQ(actions_.calls("a"), 2);
+  EXPECT_EQ(actions_.calls("check"), 4);
+}
+
+// ---- end of the tests of results nobody reads -----------------------------
+
 // valijson checks `pattern` with std::regex, which recurses per character
 // (~1 KB of stack each for `^(a|b)*$`): a long string must be refused with a
 // clear error instead of overflowing the stack, and a string within the
