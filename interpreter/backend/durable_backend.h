@@ -99,6 +99,19 @@ class CheckpointClient {
   virtual Result<protocol::ExecutionState> GetState(const std::string& arn,
                                                     const std::string& token,
                                                     const std::string& marker) = 0;
+
+  // True when the execution's start is not durable yet and becomes durable
+  // with this invocation's first checkpoint (the local service's starts
+  // whose caller waits for the end: one commit fewer). The invoker then
+  // checkpoints before anything that acts outside the process (an action,
+  // a poll's check), an empty update list if need be, so that no effect
+  // ever belongs to an execution that a crash could lose. Asked once, at the
+  // invocation's start. In AWS the service records the start before the
+  // first invocation: false.
+  virtual bool StartIsNotDurable(const std::string& arn) {
+    (void)arn;
+    return false;
+  }
 };
 
 // Runs one invocation of a durable execution: the engine implements it; the

@@ -473,6 +473,7 @@ class Run {
   Result<P::InvocationOutput> Go() {
     if (!LoadRemainingPages()) return *invocation_error_;
     if (!execution_) return Fatal("Cairn.InvalidInvocation", "the invocation has no EXECUTION operation");
+    start_not_durable_ = client_.StartIsNotDurable(arn_);
     json input = ParsePayload(execution_->input_payload);
     if (!def_.input_schema.is_null()) {
       auto checked = CheckInput(def_.input_schema, input);
@@ -605,9 +606,9 @@ class Run {
   // Sends the queued updates. On failure the invocation is aborted: a stale
   // token or a transient error fails the invocation (it is re-invoked); a
   // permanent rejection fails the execution.
-  bool Flush() {
+  bool Flush(bool even_if_empty = false) {
     if (aborted()) return false;
-    if (pending_.empty()) return true;
+    if (pending_.empty() && !even_if_empty) return true;
     P::CheckpointRequest request{token_, std::nullopt, std::move(pending_)};
     pending_.clear();
     pending_.reserve(4);
@@ -620,6 +621,7 @@ class Run {
       }
       return false;
     }
+    start_not_durable_ = false;
     if (r->checkpoint_token) token_ = *r->checkpoint_token;
     if (!r->new_state.operations.empty()) {
       for (const auto& op : owned_.emplace_back(std::move(r->new_state.operations))) Record(op, false);
@@ -639,6 +641,11 @@ class Run {
     }
     return Flush();
   }
+
+  // Before anything that acts outside the process: while the execution's
+  // start is not durable (CheckpointClient::StartIsNotDurable), checkpoints
+  // what is queued, or nothing, so that the start is. False: aborted.
+  bool DurableBeforeEffects() { return !start_not_durable_ || Flush(/*even_if_empty=*/true); }
 
   bool aborted() const { return invocation_error_.has_value() || execution_error_.has_value(); }
 
@@ -1095,6 +1102,8 @@ class Run {
         outcome = ExpressionFailure(params.error());
       } else if (action.type == kComputeAction) {
         outcome = actions::ActionOutcome::Success(std::move(*params));
+      } else if (!DurableBeforeEffects()) {
+        return Outcome::Aborted();
       } else {
         actions::ActionRequest request;
         request.type = action.type;
@@ -1416,6 +1425,9 @@ class Run {
     const json& ctx = f.ctx;
     const json* literal = LiteralParams(p.check);
     auto params = literal ? Result<json>(*literal) : Render(p.check.params, p.check.path, ctx);
+    if (params.ok() && p.check.type != kComputeAction && !DurableBeforeEffects()) {
+      return Outcome::Aborted();
+    }
     actions::ActionOutcome outcome =
         !params.ok() ? ExpressionFailure(params.error())
         : p.check.type == kComputeAction
@@ -1745,6 +1757,7 @@ class Run {
   size_t unseen_count_ = 0;
   std::vector<OperationUpdate> pending_;
   bool deferred_ = false;  // see FlushOrDefer
+  bool start_not_durable_ = false;  // see DurableBeforeEffects
   std::optional<Error> invocation_error_;
   std::optional<WorkflowError> execution_error_;
   bool stopped_ = false;  // should_stop said so: no step starts any more

@@ -36,6 +36,7 @@ class ScriptedActions final : public actions::ActionRunner {
                           : "?";
     calls_[key]++;
     last_params_[key] = request.params;
+    if (on_run) on_run(request);
     auto& queue = script_[key];
     if (!queue.empty()) {
       auto outcome = queue.front();
@@ -44,6 +45,9 @@ class ScriptedActions final : public actions::ActionRunner {
     }
     return actions::ActionOutcome::Success({{"ran", key}, {"attempt", request.attempt}});
   }
+  // Called (under the script's lock) as each action runs.
+  std::function<void(const actions::ActionRequest&)> on_run;
+
   void Then(const std::string& key, actions::ActionOutcome outcome) {
     std::lock_guard lock(mu_);
     script_[key].push_back(std::move(outcome));
@@ -279,6 +283,170 @@ output: {n: "${ .steps.one.n }", two: "${ .steps.two.ran }"}
   for (size_t i = 0; i + 1 < checkpoints_.size(); ++i) {
     EXPECT_EQ(checkpoints_[i].status_after, ExecutionStatus::kRunning);
   }
+}
+
+// A Store that forwards to a MemoryStore and fails every Write while
+// `fail_writes` is set (a full disk, say).
+class FailingStore final : public backend::local::Store {
+ public:
+  bool fail_writes = false;
+  Status Write(const backend::local::WriteBatch& batch) override {
+    if (fail_writes) return MakeError(std::string(backend::kRetryableError), "disk full");
+    return inner_.Write(batch);
+  }
+  Result<std::optional<backend::local::ExecutionRecord>> GetExecution(const std::string& arn) override {
+    return inner_.GetExecution(arn);
+  }
+  Result<std::vector<backend::local::ExecutionRecord>> FindExecutions(
+      const backend::local::ExecutionQuery& q) override {
+    return inner_.FindExecutions(q);
+  }
+  Result<std::vector<backend::local::OperationRecord>> GetOperations(const std::string& arn) override {
+    return inner_.GetOperations(arn);
+  }
+  Result<std::vector<backend::local::EventRecord>> GetEvents(const std::string& arn, int64_t first,
+                                                             size_t limit, bool reverse) override {
+    return inner_.GetEvents(arn, first, limit, reverse);
+  }
+  Result<std::optional<backend::local::CallbackRecord>> GetCallback(const std::string& id) override {
+    return inner_.GetCallback(id);
+  }
+  Result<std::vector<backend::local::TimerRecord>> GetTimers() override { return inner_.GetTimers(); }
+  Status CheckConsistency() override { return inner_.CheckConsistency(); }
+  backend::local::StoreStats stats() const override { return inner_.stats(); }
+
+ private:
+  backend::local::MemoryStore inner_;
+};
+
+// A start whose caller runs the first invocation (the start endpoint with
+// `wait`) is recorded with that invocation's first checkpoint: one commit
+// fewer, the same history, and still durable before any action runs.
+TEST_F(EngineTest, AStartRecordedWithTheFirstCheckpointIsDurableBeforeAnyAction) {
+  // An action first: the engine checkpoints its START before running it, so
+  // the start shares that commit (as many commits as a start written apart).
+  // A step without effects first: nothing is checkpointed before the second
+  // step starts, which the start shares (one commit fewer).
+  const std::string action_first = R"(
+cairn: 1
+name: test
+steps:
+  - name: two
+    process.run: {command: [two]}
+  - name: one
+    group:
+      - {name: v, set: {n: 1}}
+  - name: three
+    process.run: {command: [three]}
+output: {n: "${ .steps.one.n }", two: "${ .steps.two.ran }"}
+)";
+  const std::string pure_first = R"(
+cairn: 1
+name: test
+steps:
+  - name: one
+    group:
+      - {name: v, set: {n: 1}}
+  - name: two
+    process.run: {command: [two]}
+  - name: three
+    process.run: {command: [three]}
+output: {n: "${ .steps.one.n }", two: "${ .steps.two.ran }"}
+)";
+  end_in_last_checkpoint_ = true;
+  std::vector<std::pair<std::string, bool>> durable_at_action;  // (action, start durable)
+  std::string arn;
+  actions_.on_run = [&](const actions::ActionRequest& r) {
+    auto e = store_.GetExecution(arn);
+    durable_at_action.emplace_back(r.params["command"][0].get<std::string>(), e.ok() && e->has_value());
+  };
+  auto run = [&](bool deferred) {
+    backend::local::StartExecutionRequest req;
+    req.function_name = "test";
+    req.caller_invokes = true;
+    req.durable_with_first_checkpoint = deferred;
+    const int64_t batches = store_.stats().batches;
+    auto started = service_->StartExecution(req);
+    EXPECT_TRUE(started.ok()) << started.error().ToString();
+    if (!started.ok()) return int64_t{-1};
+    arn = started->arn;
+    auto before = store_.GetExecution(arn);
+    EXPECT_TRUE(before.ok());
+    EXPECT_EQ(before.ok() && before->has_value(), !deferred) << "written by the start itself";
+    EXPECT_EQ(service_->StartIsNotDurable(arn), deferred);
+    std::optional<backend::local::ExecutionRecord> ended;
+    EXPECT_TRUE(service_->InvokeNow(arn, &ended).ok());
+    EXPECT_TRUE(ended.has_value());
+    EXPECT_FALSE(service_->StartIsNotDurable(arn));
+    return store_.stats().batches - batches;
+  };
+  for (const std::string* workflow : {&action_first, &pure_first}) {
+    SCOPED_TRACE(workflow == &action_first ? "action first" : "pure step first");
+    Load(*workflow);
+    durable_at_action.clear();
+    const int64_t commits_apart = run(false);
+    const std::string apart = arn;
+    const int64_t commits_merged = run(true);
+    const std::string merged = arn;
+    EXPECT_EQ(commits_merged, workflow == &action_first ? commits_apart : commits_apart - 1);
+    EXPECT_EQ(Output(merged), Output(apart));
+    EXPECT_EQ(Output(merged), json({{"n", 1}, {"two", "two"}}));
+    EXPECT_EQ(EventTypes(merged), EventTypes(apart));
+    ASSERT_FALSE(EventTypes(merged).empty());
+    EXPECT_EQ(EventTypes(merged).front(), "ExecutionStarted");
+    // Every action of both runs found its execution in the store.
+    ASSERT_EQ(durable_at_action.size(), 4u);
+    for (const auto& [action, durable] : durable_at_action) EXPECT_TRUE(durable) << action;
+  }
+}
+
+// With a name, the start is its own commit (the name is claimed by it);
+// and a start that cannot be recorded leaves no execution behind.
+TEST_F(EngineTest, AStartThatCannotBeRecordedLeavesNoExecution) {
+  FailingStore store;
+  auto service = backend::local::LocalDurableService::Create(store, clock_, &invoker_);
+  ASSERT_TRUE(service.ok());
+  service_ = std::move(*service);
+  Load(R"(
+cairn: 1
+name: test
+steps:
+  - name: only
+    process.run: {command: [only]}
+)");
+  backend::local::StartExecutionRequest req;
+  req.function_name = "test";
+  req.caller_invokes = true;
+  req.durable_with_first_checkpoint = true;
+  req.name = "named";
+  auto named = service_->StartExecution(req);
+  ASSERT_TRUE(named.ok());
+  auto found = store.GetExecution(named->arn);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value()) << "a named start is written at once";
+
+  req.name.reset();
+  auto started = service_->StartExecution(req);
+  ASSERT_TRUE(started.ok());
+  store.fail_writes = true;
+  std::optional<backend::local::ExecutionRecord> ended;
+  Status st = service_->InvokeNow(started->arn, &ended);
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE(ended.has_value());
+  EXPECT_EQ(actions_.calls("only"), 0) << "no action runs before the start is durable";
+  store.fail_writes = false;
+  auto gone = service_->GetExecution(started->arn);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, backend::kNotFoundError);
+  EXPECT_FALSE(service_->StartIsNotDurable(started->arn));
+  // Nothing of it is left to run or retry.
+  Drive(/*skip_time=*/false);
+  EXPECT_EQ(actions_.calls("only"), 0);
+  ASSERT_TRUE(service_->InvokeNow(named->arn, &ended).ok());
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->progress.status, ExecutionStatus::kSucceeded);
+  EXPECT_EQ(actions_.calls("only"), 1);
+  service_.reset();  // before `store`
 }
 
 TEST_F(EngineTest, AnOutputTooLargeForAnOperationIsOnlyReturned) {

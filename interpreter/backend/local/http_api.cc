@@ -356,14 +356,19 @@ struct HttpApi::Impl {
             res, {400, "InvalidParameterValueException", "ExecutionTimeout must be an integer"});
       s.execution_timeout_seconds = it->get<int64_t>();
     }
-    // Waiting for the end: this thread runs the first invocation itself.
+    // Waiting for the end: this thread runs the first invocation itself,
+    // and the start is recorded with its first checkpoint.
     s.caller_invokes = wait->count() > 0;
+    s.durable_with_first_checkpoint = s.caller_invokes;
     auto started = service.StartExecution(s);
     if (!started.ok()) return ReplyError(res, FromError(started.error()));
     std::optional<ExecutionRecord> ended;
     if (s.caller_invokes && !started->already_existed) {
       if (Status st = service.InvokeNow(started->arn, &ended); !st.ok()) {
         spdlog::error("cairn local service: invoking {}: {}", started->arn, st.error().ToString());
+        // A start that could not be recorded: no execution exists.
+        auto e = service.GetExecution(started->arn);
+        if (!e.ok() && e.error().code == kNotFoundError) return ReplyError(res, FromError(st.error()));
       }
     }
     json reply = {{"DurableExecutionArn", started->arn},

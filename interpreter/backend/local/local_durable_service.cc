@@ -135,6 +135,9 @@ struct LocalDurableService::LiveExecution {
   // The invocation's InvocationCompleted is recorded already: it ended the
   // execution with an EXECUTION update, whose commit recorded both.
   bool invocation_recorded = false;
+  // The start is not durable yet: the next commit of this execution writes
+  // it (StartExecutionRequest::durable_with_first_checkpoint).
+  bool start_unwritten = false;
 
   // The last successful checkpoint, for idempotent retries by ClientToken.
   std::optional<std::string> last_client_token;
@@ -368,6 +371,9 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   // The rest of the mutation is moved into the batch too, and read back
   // from there once it is durable.
   batch.new_executions = std::move(m.new_executions);
+  // A start not written yet is written first, as a child's is below: the
+  // record as started, ExecutionStarted and the timeout's timer.
+  if (x.start_unwritten) batch.new_executions.insert(batch.new_executions.begin(), x.record);
   batch.progress.emplace_back(x.record.arn, progress);
   batch.callbacks = std::move(m.callbacks);
   batch.timers_set = std::move(m.timers_set);
@@ -426,6 +432,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   CAIRN_KILL_POINT("commit.before");
   if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
   CAIRN_KILL_POINT("commit.after");
+  x.start_unwritten = false;
 
   // Durable: make it visible.
   for (size_t i = 0; i < own_ops; ++i) {
@@ -457,7 +464,9 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
     std::lock_guard lock(mu_);
     for (const auto& k : batch.timers_cleared) ClearTimerLocked(k);
     for (const auto& t : batch.timers_set) AddTimerLocked(t);
-    for (const auto& child : batch.new_executions) MarkRunnableLocked(child.arn);
+    for (const auto& child : batch.new_executions) {
+      if (child.arn != x.record.arn) MarkRunnableLocked(child.arn);
+    }
     if (m.wake && x.running()) {
       if (x.in_flight) {
         x.woken = true;
@@ -499,7 +508,8 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   if (!IsNameToken(request.function_name)) {
     return InvalidRequestError("function name must be 1 to 64 characters of [A-Za-z0-9_-]");
   }
-  std::string name = request.name.value_or(NewUuid());
+  const Timestamp now = clock_.NowMillis();
+  std::string name = request.name ? *request.name : NewTimeOrderedUuid(now);
   if (!IsNameToken(name)) {
     return InvalidRequestError("DurableExecutionName must be 1 to 64 characters of [A-Za-z0-9_-]");
   }
@@ -540,7 +550,6 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
             std::string(protocol::ToString(e.progress.status)) +
             (e.progress.status == ExecutionStatus::kRunning ? " with other input)" : ")"));
   }
-  const Timestamp now = clock_.NowMillis();
   ExecutionRecord r = NewExecution(request.function_name, name, request.input, timeout, now);
   WriteBatch batch;
   HistoryEvent started = ExecutionStartedEvent(r);
@@ -549,11 +558,15 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   TimerRecord deadline{{r.arn, "", TimerKind::kExecutionTimeout}, now + timeout * 1000};
   batch.timers_set.push_back(deadline);
   batch.new_executions.push_back(r);
-  CAIRN_KILL_POINT("start.before_commit");
-  if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
-  CAIRN_KILL_POINT("start.after_commit");
+  const bool unwritten =
+      request.caller_invokes && request.durable_with_first_checkpoint && !request.name;
+  if (!unwritten) {
+    CAIRN_KILL_POINT("start.before_commit");
+    if (Status st = store_.Write(batch); !st.ok()) return Retryable(st.error());
+    CAIRN_KILL_POINT("start.after_commit");
+  }
   std::lock_guard lock(mu_);
-  AddTimerLocked(deadline);
+  if (!unwritten) AddTimerLocked(deadline);  // else set by the commit that writes the start
   if (request.caller_invokes) {
     // The caller invokes it next: cache it now, as Load would read it back,
     // so that the invocation does not wait on the store (whose connection a
@@ -561,6 +574,7 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
     auto x = std::make_shared<LiveExecution>();
     x->record = r;
     x->loaded = true;
+    x->start_unwritten = unwritten;
     live_.emplace(r.arn, std::move(x));
   } else {
     MarkRunnableLocked(r.arn);
@@ -872,7 +886,7 @@ Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& ar
     m.timers_cleared = std::move(plan->timers_cleared);
     m.callbacks = std::move(plan->callbacks);
     for (const auto& ci : plan->chained_invokes) {
-      ExecutionRecord child = NewExecution(ci.function_name, NewUuid(), ci.input.value_or("{}"),
+      ExecutionRecord child = NewExecution(ci.function_name, NewTimeOrderedUuid(now), ci.input.value_or("{}"),
                                            options_.default_execution_timeout_seconds, now);
       child.parent_arn = x.record.arn;
       child.parent_operation_id = ci.operation_id;
@@ -896,6 +910,12 @@ Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& ar
     const bool ends = plan->execution_end.has_value();
     if (Status st = Commit(x, std::move(m)); !st.ok()) return st.error();
     if (ends) x.invocation_recorded = true;
+  } else if (x.start_unwritten) {
+    // Nothing to record but the start (the engine makes it durable before
+    // the workflow's first action).
+    Mutation m;
+    m.progress = x.record.progress;
+    if (Status st = Commit(x, std::move(m)); !st.ok()) return st.error();
   }
   CheckpointResponse response;
   if (x.running()) {
@@ -914,6 +934,11 @@ Result<CheckpointResponse> LocalDurableService::Checkpoint(const std::string& ar
   }
   CAIRN_KILL_POINT("checkpoint.before_reply");
   return response;
+}
+
+bool LocalDurableService::StartIsNotDurable(const std::string& arn) {
+  auto locked = Acquire(arn);
+  return locked.ok() && locked->exec && locked->exec->start_unwritten;
 }
 
 Result<protocol::ExecutionState> LocalDurableService::GetState(const std::string& arn,
@@ -1191,6 +1216,15 @@ Status LocalDurableService::InvokeOne(const std::string& arn,
     }
   }
   Status st = Commit(x, std::move(m));
+  if (!st.ok() && x.start_unwritten) {
+    // Its start could not be recorded either: the execution never existed
+    // durably, and goes (its caller gets the error).
+    spdlog::error("cairn local service: recording the start of {}: {}", arn,
+                  st.error().ToString());
+    if (!x.evicted) Evict(x);
+    return MakeError(st.error().code,
+                     "the execution's start could not be recorded: " + st.error().message);
+  }
   if (!st.ok()) {
     // The execution stays due in the store; try again a little later.
     spdlog::error("cairn local service: recording an invocation of {}: {}", arn,

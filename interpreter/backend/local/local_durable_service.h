@@ -86,6 +86,17 @@ struct StartExecutionRequest {
   // threads). Should the process die before, the execution is due in the
   // store and runs after the restart.
   bool caller_invokes = false;
+  // With caller_invokes and no name: the start is not committed on its own
+  // but with the first invocation's first checkpoint (or its end), one
+  // commit fewer per execution. The engine checkpoints before the
+  // workflow's first action (CheckpointClient::StartIsNotDurable), so no
+  // effect belongs to an execution that a crash could lose. Until that
+  // commit the execution exists only in this process: GetExecution and
+  // ListExecutions do not see it, and a crash loses it — its caller, who has
+  // no reply yet, sees the request fail. Should that commit fail, InvokeNow
+  // fails and the execution is dropped. Ignored for a start with a name
+  // (the name is claimed by the start's own commit).
+  bool durable_with_first_checkpoint = false;
 };
 
 struct StartedExecution {
@@ -170,7 +181,9 @@ class LocalDurableService final : public CheckpointClient {
   // would (nothing when it is not running or already in flight). For a
   // start with caller_invokes. When the invocation ended the execution and
   // `ended` is given, *ended is set to its final, durable record (what
-  // GetExecution would read back from the store).
+  // GetExecution would read back from the store). For a start with
+  // durable_with_first_checkpoint whose start could not be recorded, fails
+  // and the execution is gone.
   Status InvokeNow(const std::string& arn, std::optional<ExecutionRecord>* ended = nullptr);
 
   // GetDurableExecution. Errors: kNotFoundError, kRetryableError.
@@ -217,6 +230,7 @@ class LocalDurableService final : public CheckpointClient {
       const std::string& arn, const protocol::CheckpointRequest& request) override;
   Result<protocol::ExecutionState> GetState(const std::string& arn, const std::string& token,
                                             const std::string& marker) override;
+  bool StartIsNotDurable(const std::string& arn) override;
 
   // ---- the driver ----
 

@@ -96,17 +96,36 @@ std::string RandomAlphanumeric(size_t length) {
 std::string NewCallbackId() { return RandomAlphanumeric(32); }
 std::string NewCheckpointToken() { return RandomAlphanumeric(24); }
 
-std::string NewUuid() {
-  uint8_t b[16];
-  RandomBytes(b, sizeof b);
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+namespace {
+
+// The text form of a UUID whose version and variant bits are set.
+std::string UuidText(const uint8_t* b) {
   char out[37];
   std::snprintf(out, sizeof out,
                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
                 b[15]);
   return out;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  uint8_t b[16];
+  RandomBytes(b, sizeof b);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  return UuidText(b);
+}
+
+std::string NewTimeOrderedUuid(int64_t unix_ms) {
+  uint8_t b[16];
+  RandomBytes(b + 6, sizeof b - 6);
+  const uint64_t ms = static_cast<uint64_t>(std::max<int64_t>(unix_ms, 0)) & 0xffff'ffff'ffffULL;
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x70);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  return UuidText(b);
 }
 
 }  // namespace cairn::backend::local

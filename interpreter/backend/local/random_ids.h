@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace cairn::backend::local {
@@ -25,5 +26,12 @@ std::string NewCallbackId();
 std::string NewCheckpointToken();
 // A random (version 4) UUID in lower-case text form.
 std::string NewUuid();
+// A time-ordered (version 7, RFC 9562) UUID in lower-case text form: the
+// 48-bit Unix time in milliseconds `unix_ms` first, then 74 random bits.
+// Ids made later sort after earlier ones (within one millisecond, in any
+// order). The default names of executions: the store's indexes of names
+// and ARNs then grow at one end, so that a commit of many new executions
+// rewrites a page or two of each instead of one page per execution.
+std::string NewTimeOrderedUuid(int64_t unix_ms);
 
 }  // namespace cairn::backend::local
