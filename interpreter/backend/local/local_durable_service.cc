@@ -95,6 +95,15 @@ Result<int64_t> ParseMarker(const std::string& marker) {
   return v;
 }
 
+// The timer of an execution's ExecutionTimeout. Kept in memory only: it
+// follows from the execution's row (Recover makes it again for every running
+// execution), so a start and an end write no timer row — two pages fewer
+// for each.
+TimerRecord ExecutionDeadline(const ExecutionRecord& r) {
+  return {{r.arn, "", TimerKind::kExecutionTimeout},
+          r.start_timestamp + r.execution_timeout_seconds * 1000};
+}
+
 }  // namespace
 
 // An execution that is running (or was, while an invocation of it finishes),
@@ -222,17 +231,20 @@ Status LocalDurableService::Recover() {
   q.include_payloads = false;
   q.limit = 1000;
   std::vector<std::string> due;
+  std::vector<TimerRecord> deadlines;
   for (;;) {
     auto page = store_.FindExecutions(q);
     if (!page.ok()) return page.error();
     for (const auto& r : *page) {
       if (r.progress.invoke_requested) due.push_back(r.arn);
+      deadlines.push_back(ExecutionDeadline(r));
     }
     if (page->size() < q.limit) break;
     q.cursor = page->back().seq;
   }
   std::lock_guard lock(mu_);
-  for (const auto& t : *timers) AddTimerLocked(t);
+  for (const auto& t : *timers) AddTimerLocked(t);  // earlier versions stored deadlines too
+  for (const auto& t : deadlines) AddTimerLocked(t);
   for (const auto& arn : due) MarkRunnableLocked(arn);
   return {};
 }
@@ -378,12 +390,12 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
   batch.callbacks = std::move(m.callbacks);
   batch.timers_set = std::move(m.timers_set);
   batch.timers_cleared = std::move(memory_timers_cleared);
+  std::vector<TimerRecord> deadlines;  // not stored: Recover derives them (ExecutionDeadline)
   for (const auto& child : batch.new_executions) {
     HistoryEvent started = ExecutionStartedEvent(child);
     started.event_id = 1;
     batch.events.push_back({child.arn, 1, HistoryEventText(started)});
-    batch.timers_set.push_back({{child.arn, "", TimerKind::kExecutionTimeout},
-                                child.start_timestamp + child.execution_timeout_seconds * 1000});
+    deadlines.push_back(ExecutionDeadline(child));
   }
 
   // A CHAINED_INVOKE child that ends completes its parent's operation in
@@ -464,6 +476,7 @@ Status LocalDurableService::Commit(LiveExecution& x, Mutation m) {
     std::lock_guard lock(mu_);
     for (const auto& k : batch.timers_cleared) ClearTimerLocked(k);
     for (const auto& t : batch.timers_set) AddTimerLocked(t);
+    for (const auto& t : deadlines) AddTimerLocked(t);
     for (const auto& child : batch.new_executions) {
       if (child.arn != x.record.arn) MarkRunnableLocked(child.arn);
     }
@@ -555,8 +568,7 @@ Result<StartedExecution> LocalDurableService::StartExecution(const StartExecutio
   HistoryEvent started = ExecutionStartedEvent(r);
   started.event_id = 1;
   batch.events.push_back({r.arn, 1, HistoryEventText(started)});
-  TimerRecord deadline{{r.arn, "", TimerKind::kExecutionTimeout}, now + timeout * 1000};
-  batch.timers_set.push_back(deadline);
+  const TimerRecord deadline = ExecutionDeadline(r);  // in memory only (see Recover)
   batch.new_executions.push_back(r);
   const bool unwritten =
       request.caller_invokes && request.durable_with_first_checkpoint && !request.name;

@@ -823,6 +823,45 @@ TEST(ServiceRecoveryTest, ARestartResumesTimersAndDueExecutions) {
   EXPECT_TRUE((*store)->CheckConsistency().ok());
 }
 
+// The ExecutionTimeout's timer is not stored: a restart makes it again
+// from the execution's row, and the execution still times out at its
+// deadline, not earlier and not never.
+TEST(ServiceRecoveryTest, ARestartKeepsTheExecutionTimeout) {
+  testing::TempDir dir;
+  const std::string path = dir.File("store.db");
+  FakeClock clock(kStart);
+  auto handler = [&](MiniSdk& sdk) {
+    sdk.Wait(3600);  // longer than the execution may run
+    return std::string("\"late\"");
+  };
+  std::string arn;
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok());
+    ScriptedInvoker invoker(handler);
+    auto service = LocalDurableService::Create(**store, clock, &invoker);
+    ASSERT_TRUE(service.ok());
+    arn = (*service)->StartExecution({"wf", "bounded", "{}", 120})->arn;
+    ASSERT_TRUE((*service)->RunUntilIdle().ok());
+    auto timers = (*store)->GetTimers();
+    ASSERT_TRUE(timers.ok());
+    for (const auto& t : *timers) EXPECT_NE(t.key.kind, TimerKind::kExecutionTimeout);
+  }
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  ScriptedInvoker invoker(handler);
+  auto service = LocalDurableService::Create(**store, clock, &invoker);
+  ASSERT_TRUE(service.ok());
+  EXPECT_EQ((*service)->NextTimerDue().value_or(0), kStart + 120'000);
+  clock.Set(kStart + 119'000);
+  ASSERT_TRUE((*service)->RunOnce().ok());
+  EXPECT_EQ((*service)->GetExecution(arn)->progress.status, ExecutionStatus::kRunning);
+  clock.Set(kStart + 120'000);
+  ASSERT_TRUE((*service)->RunOnce().ok());
+  EXPECT_EQ((*service)->GetExecution(arn)->progress.status, ExecutionStatus::kTimedOut);
+  EXPECT_TRUE((*store)->CheckConsistency().ok());
+}
+
 // ---- concurrency and group commit ----
 
 TEST(ServiceConcurrencyTest, ServeRunsManyExecutionsAndSharesCommits) {
