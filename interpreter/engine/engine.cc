@@ -819,7 +819,7 @@ class Run {
         last = &node;
         explicit_succeed = o.explicit_succeed;
         // A result that nothing can use is not kept (WorkflowPlan::result_needed).
-        if (plan_.result_needed[static_cast<size_t>(node.id)]) {
+        if (ResultNeeded(node)) {
           f.SetStep(node.name, std::move(o.value));
         }
         edge = PickEdge(node, o.case_index, o.skipped);
@@ -828,7 +828,7 @@ class Run {
         // MarkNeededResults keeps the result of every step that can be
         // `last` here: the step that took this edge, or, after a catch edge,
         // a step that led to the one that failed.
-        assert(!last || plan_.result_needed[static_cast<size_t>(last->id)]);
+        assert(!last || ResultNeeded(*last));
         Outcome done = Outcome::Done(last ? f.ctx["steps"][last->name] : json());
         done.explicit_succeed = explicit_succeed;
         return done;
@@ -908,10 +908,9 @@ class Run {
           });
         }
       {
-        if (auto unread = ReplayUnread(node, f, id, kSubTypeStep)) return *unread;
         auto name = OperationName(node, f);
         if (!name.ok()) return Outcome::Failed(ExpressionError(name.error()));
-        return RunAction(node, id, f.parent_id, *name, s.action, f.ctx);
+        return RunAction(node, id, f.parent_id, *name, s.action, f.ctx, ResultNeeded(node));
       }
       case StepKind::kWaitForCallback:
         return RetryContext(node, f, id, [&](const std::string& aid) {
@@ -924,7 +923,6 @@ class Run {
       case StepKind::kAwait:
         return RunAwait(node, f);
       case StepKind::kPoll:
-        if (auto unread = ReplayUnread(node, f, id, kSubTypeWaitForCondition)) return *unread;
         return RunPoll(node, f, id);
       case StepKind::kSet: {
         auto v = Render(s.set_value, PointerAppend(s.path, "set"), f.ctx);
@@ -1035,34 +1033,25 @@ class Run {
 
   // ---- steps with a STEP operation ----
 
-  // On replay, a step whose result nothing uses (WorkflowPlan::result_needed)
-  // and whose STEP operation `id` succeeded: done, with null as its value,
-  // without parsing the recorded result. nullopt otherwise: the caller
-  // replays or runs the step as always (finding the operation again, and
-  // reporting what Find reported).
-  std::optional<Outcome> ReplayUnread(const GraphNode& node, const Frame& f, const std::string& id,
-                                      const std::string& sub_type) {
-    if (plan_.result_needed[static_cast<size_t>(node.id)] || !replaying()) return std::nullopt;
-    auto name = OperationName(node, f);
-    if (!name.ok()) return std::nullopt;
-    const Operation* op = Find(id, OperationType::kStep, sub_type, *name);
-    if (op && op->status == OperationStatus::kSucceeded) return Outcome::Done(nullptr);
-    return std::nullopt;
-  }
-
   // A recorded result as the value of `node`: null, without parsing it, when
   // nothing uses the value (WorkflowPlan::result_needed).
   json RecordedValue(const GraphNode& node, const std::optional<std::string>& payload) const {
-    return plan_.result_needed[static_cast<size_t>(node.id)] ? ParsePayload(payload) : json();
+    return ResultNeeded(node) ? ParsePayload(payload) : json();
+  }
+
+  bool ResultNeeded(const GraphNode& node) const {
+    return plan_.result_needed[static_cast<size_t>(node.id)] != 0;
   }
 
   // Where a recorded STEP stands: settled (succeeded, failed, or waiting for
-  // its next attempt), or not: then `*attempt` is the attempt to run now.
-  static std::optional<Outcome> ReplayStep(const Operation* op, int* attempt) {
+  // its next attempt), or not: then `*attempt` is the attempt to run now. A
+  // success whose value is not needed is not parsed (null).
+  static std::optional<Outcome> ReplayStep(const Operation* op, bool value_needed, int* attempt) {
     *attempt = 1;
     if (!op) return std::nullopt;
     switch (op->status) {
-      case OperationStatus::kSucceeded: return Outcome::Done(ParsePayload(op->result));
+      case OperationStatus::kSucceeded:
+        return Outcome::Done(value_needed ? ParsePayload(op->result) : json());
       case OperationStatus::kPending: return Outcome::Suspended();
       case OperationStatus::kReady:
       case OperationStatus::kStarted: *attempt = op->attempt.value_or(0) + 1; return std::nullopt;
@@ -1071,14 +1060,15 @@ class Run {
   }
 
   // One STEP operation that runs `action` (an action step, or the submitter
-  // of a WaitForCallback context), with retries.
+  // of a WaitForCallback context), with retries. `value_needed`: whether a
+  // recorded success is parsed (ReplayStep).
   Outcome RunAction(const GraphNode& node, const std::string& id, const std::string& parent_id, const std::string& name,
-                    const ActionSpec& action, json& ctx) {
+                    const ActionSpec& action, json& ctx, bool value_needed) {
     const Step& s = *node.step;
     const Operation* op = Find(id, OperationType::kStep, kSubTypeStep, name);
     if (aborted()) return Outcome::Aborted();
     int attempt = 1;
-    if (auto settled = ReplayStep(op, &attempt)) return *settled;
+    if (auto settled = ReplayStep(op, value_needed, &attempt)) return *settled;
     bool was_started = op && op->status == OperationStatus::kStarted;
     int64_t t0 = options_.clock->MonotonicNanos();
     actions::ActionOutcome outcome;
@@ -1347,7 +1337,8 @@ class Run {
       std::string sub_id = ChildOperationId(id, *sub_child);
       Outcome sub = [&] {
         ScopedKey with_callback(f.ctx, "callback", {{"id", cb->callback_id.value_or("")}});
-        return RunAction(node, sub_id, id, "", s.action, f.ctx);
+        // The submitter's value is the context's `submitted`: always needed.
+        return RunAction(node, sub_id, id, "", s.action, f.ctx, /*value_needed=*/true);
       }();
       if (sub.flow == Flow::kSuspended || sub.flow == Flow::kAborted) return sub;
       if (sub.flow == Flow::kFailed) return CloseContext(node, f, id, name, kSubTypeWaitForCallback, sub);
@@ -1410,7 +1401,7 @@ class Run {
     const Operation* op = Find(id, OperationType::kStep, kSubTypeWaitForCondition, name);
     if (aborted()) return Outcome::Aborted();
     int attempt = 1;
-    if (auto settled = ReplayStep(op, &attempt)) return *settled;
+    if (auto settled = ReplayStep(op, ResultNeeded(node), &attempt)) return *settled;
     int64_t now = options_.clock->NowMillis();
     int64_t started = op && op->start_timestamp ? *op->start_timestamp : now;
     if (!op || op->status != OperationStatus::kStarted) {
