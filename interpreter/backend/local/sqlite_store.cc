@@ -793,13 +793,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     if (auto st = setup("PRAGMA synchronous=FULL", "setting synchronous=FULL"); !st.ok()) {
       return st.error();
     }
-    // A page cache of up to 32 MiB (SQLite's default is 2 MiB): with 1 KiB
-    // pages the default held ~1,700 pages, fewer than the operations of one
-    // execution of 10,000 steps, whose reload after a restart then read
-    // every page through a system call, twice.
-    if (auto st = setup("PRAGMA cache_size=-32768", "setting the cache size"); !st.ok()) {
-      return st.error();
-    }
+    // The page cache stays at SQLite's default (2 MiB). SQLite's B-tree
+    // balance renumbers pages through the lock-byte page's number (page
+    // 1,048,577 with 1 KiB pages), so the cache's largest key stays above
+    // the database's size and every commit that balanced a page ends by
+    // visiting every cached page (pcache1TruncateUnsafe). With a 32 MiB
+    // cache that walk took a fifth of the serve's CPU under 16 concurrent
+    // clients (bench/README "The page cache"); a larger cache did not make
+    // the cold reload of a 10,000-operation execution measurably faster.
     // Takes the write lock now (held until close in EXCLUSIVE mode), creates
     // the schema if needed and checks its version.
     if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
