@@ -404,6 +404,7 @@ Result<int> HttpApi::Start() {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   d.server.set_payload_max_length(d.options.max_body_bytes);
+  d.server.set_keep_alive_max_count(d.options.keep_alive_max_requests);
   // Responses go out in two writes (head, body): without TCP_NODELAY the body
   // waits for the client's delayed ACK, ~40 ms per request.
   d.server.set_tcp_nodelay(true);

@@ -47,6 +47,10 @@ struct HttpApiOptions {
   // A keep-alive connection holds its thread while it is open, so this
   // bounds the clients served at once; idle threads cost only their stacks.
   int threads = 32;
+  // Requests served on one keep-alive connection before the server closes
+  // it (cpp-httplib's default is 5: a busy client then reconnects every
+  // fifth request). The client is told with `Connection: close`.
+  size_t keep_alive_max_requests = 1000;
   // Larger bodies are refused with 413 before they are read in full.
   size_t max_body_bytes = 8 * 1024 * 1024;
 };
