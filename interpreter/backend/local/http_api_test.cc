@@ -138,6 +138,18 @@ TEST_F(HttpApiTest, CallbackErrors) {
   EXPECT_EQ(fail->status, 200) << fail->body;
 }
 
+// A busy client keeps its connection: the server does not ask it to close
+// after a handful of requests (cpp-httplib's own default is 5).
+TEST_F(HttpApiTest, AKeepAliveConnectionServesManyRequests) {
+  client_->set_keep_alive(true);
+  for (int i = 0; i < 50; ++i) {
+    auto r = client_->Get("/2025-12-01/functions/wf/durable-executions");
+    ASSERT_TRUE(r) << "request " << i;
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->get_header_value("Connection"), "close") << "request " << i;
+  }
+}
+
 TEST_F(HttpApiTest, ExecutionsListHistoryStop) {
   std::string arn = StartAndSuspend();
   auto list =
