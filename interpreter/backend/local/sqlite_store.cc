@@ -48,9 +48,8 @@ CREATE TABLE IF NOT EXISTS executions(
   UNIQUE(function_name, name));
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE TABLE IF NOT EXISTS operations(
-  exec_seq INTEGER NOT NULL,
+  key INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
   parent_id TEXT,
   name TEXT,
   type TEXT NOT NULL,
@@ -65,8 +64,7 @@ CREATE TABLE IF NOT EXISTS operations(
   attempt INTEGER,
   next_attempt_ts INTEGER,
   scheduled_end_ts INTEGER,
-  callback_id TEXT,
-  PRIMARY KEY(exec_seq, id)) WITHOUT ROWID;
+  callback_id TEXT);
 CREATE TABLE IF NOT EXISTS events(
   key INTEGER PRIMARY KEY,
   body TEXT NOT NULL);
@@ -94,6 +92,22 @@ CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due_ms);
 // end split no siblings. kEventKeyLow: the key of event ?2 of execution ?1,
 // clamped to the execution's range.
 constexpr const char* kEventKeyLow = "((?1 << 32) + min(max(?2, 0), 4294967295))";
+
+// The operations table has one of two layouts too. Stores created by schema
+// versions 1 and 2: operations(exec_seq, id, seq, ..., PRIMARY KEY(exec_seq,
+// id)) WITHOUT ROWID. Stores created since (version 3): operations(key
+// INTEGER PRIMARY KEY, id, ...) with key = exec_seq << 32 | seq, for the
+// same reasons as the events: a step's operation is appended at the end of
+// its execution's range (an index b-tree splits into its siblings, and the
+// old key put each operation at a place set by its id's hash), and a row of
+// up to ~1 KiB stays on its leaf. The same statements serve both layouts
+// but for the key expressions below.
+constexpr const char* kLegacyOperationsSql =
+    "CREATE TABLE IF NOT EXISTS operations(exec_seq INTEGER NOT NULL, id TEXT NOT NULL, "
+    "seq INTEGER NOT NULL, parent_id TEXT, name TEXT, type TEXT NOT NULL, sub_type TEXT, "
+    "status TEXT NOT NULL, start_ts INTEGER, end_ts INTEGER, input_payload TEXT, result TEXT, "
+    "error TEXT, replay_children INTEGER, attempt INTEGER, next_attempt_ts INTEGER, "
+    "scheduled_end_ts INTEGER, callback_id TEXT, PRIMARY KEY(exec_seq, id)) WITHOUT ROWID";
 
 // Schema version 2 lets next_event_id lag behind the events (a batch that
 // only appends events does not rewrite the executions row): the next event
@@ -261,8 +275,11 @@ struct SqliteStore::Impl {
   // compiled BEGIN and COMMIT again for every commit (a tenth of `cairn
   // serve`'s CPU for sequential 3-step executions).
   Statement begin_immediate, commit, rollback, savepoint, rollback_to_savepoint, release_savepoint;
-  // The events table's layout (see kEventKeyLow).
+  // The events and operations tables' layouts (see kEventKeyLow and
+  // kLegacyOperationsSql).
   bool keyed_events = true;
+  bool keyed_operations = true;
+  int schema_version = 0;
   std::string execution_columns, execution_columns_no_payload;
   std::unordered_map<std::string, int64_t> seq_cache;  // committed executions
   std::unordered_map<std::string, int64_t> txn_seqs;   // looked up in the open transaction
@@ -336,10 +353,13 @@ struct SqliteStore::Impl {
          "UPDATE executions SET result=?3, error=?4, end_ts=?5, next_event_id=?6, "
          "invoke_requested=?7, failed_invocations=?8 WHERE seq=?1 AND status=?2"},
         {&upsert_operation,
-         "INSERT OR REPLACE INTO operations(exec_seq, id, seq, parent_id, name, type, sub_type, "
-         "status, start_ts, end_ts, input_payload, result, error, replay_children, attempt, "
-         "next_attempt_ts, scheduled_end_ts, callback_id) "
-         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
+         std::string("INSERT OR REPLACE INTO operations(") +
+             (keyed_operations ? "key, id, " : "exec_seq, id, seq, ") +
+             "parent_id, name, type, sub_type, status, start_ts, end_ts, input_payload, result, "
+             "error, replay_children, attempt, next_attempt_ts, scheduled_end_ts, callback_id) "
+             "VALUES(" +
+             (keyed_operations ? "(?1 << 32) + ?3, ?2," : "?1,?2,?3,") +
+             "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"},
         {&insert_event, keyed_events
                             ? "INSERT INTO events(key, body) VALUES((?1 << 32) + ?2, ?3)"
                             : "INSERT INTO events(exec_seq, event_id, body) VALUES(?1,?2,?3)"},
@@ -353,9 +373,12 @@ struct SqliteStore::Impl {
         {&select_seq, "SELECT seq FROM executions WHERE arn=?1"},
         {&select_execution, "SELECT " + execution_columns + " FROM executions WHERE arn=?1"},
         {&select_operations,
-         "SELECT seq, id, parent_id, name, type, sub_type, status, start_ts, end_ts, "
-         "input_payload, result, error, replay_children, attempt, next_attempt_ts, "
-         "scheduled_end_ts, callback_id FROM operations WHERE exec_seq=?1"},
+         std::string("SELECT ") + (keyed_operations ? "key & 4294967295" : "seq") +
+             ", id, parent_id, name, type, sub_type, status, start_ts, end_ts, "
+             "input_payload, result, error, replay_children, attempt, next_attempt_ts, "
+             "scheduled_end_ts, callback_id FROM operations WHERE " +
+             (keyed_operations ? "key BETWEEN (?1 << 32) AND (?1 << 32) + 4294967295"
+                               : "exec_seq=?1")},
         {&select_events,
          keyed_events
              ? std::string("SELECT key & 4294967295, body FROM events WHERE key >= ") +
@@ -799,11 +822,17 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     // the database's size and every commit that balanced a page ends by
     // visiting every cached page (pcache1TruncateUnsafe). With a 32 MiB
     // cache that walk took a fifth of the serve's CPU under 16 concurrent
-    // clients (bench/README "The page cache"); a larger cache did not make
+    // clients (backend/README.md, "Store schema"); a larger cache did not make
     // the cold reload of a 10,000-operation execution measurably faster.
     // Takes the write lock now (held until close in EXCLUSIVE mode), creates
     // the schema if needed and checks its version.
     if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
+    if (options.legacy_operations_layout_for_testing) {
+      if (auto st = setup(kLegacyOperationsSql, "creating the schema"); !st.ok()) {
+        (void)impl->Exec("ROLLBACK", "rolling back");
+        return st.error();
+      }
+    }
     if (options.legacy_events_layout_for_testing) {
       if (auto st = setup("CREATE TABLE IF NOT EXISTS events(exec_seq INTEGER NOT NULL, "
                           "event_id INTEGER NOT NULL, body TEXT NOT NULL, "
@@ -859,15 +888,39 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                          std::to_string(kSchemaVersion) + "); use a newer cairn",
                      context);
   }
+  // The tables' layouts (a store keeps the ones it was created with).
+  auto has_column = [&](const char* table, const char* column) -> Result<bool> {
+    Statement s;
+    std::string sql = std::string("SELECT count(*) FROM pragma_table_info('") + table +
+                      "') WHERE name='" + column + "'";
+    rc = s.Prepare(impl->db, sql);
+    if (rc != SQLITE_OK || s.Step() != SQLITE_ROW) {
+      return impl->Fail(rc, std::string("reading the ") + table + " table's layout");
+    }
+    return s.ColInt(0) == 1;
+  };
+  for (auto [table, flag] : {std::pair{"events", &impl->keyed_events},
+                             std::pair{"operations", &impl->keyed_operations}}) {
+    auto keyed = has_column(table, "key");
+    if (!keyed.ok()) {
+      if (!options.read_only) (void)impl->Exec("ROLLBACK", "rolling back");
+      return keyed.error();
+    }
+    *flag = *keyed;
+  }
+  impl->schema_version = version;
   if (!options.read_only) {
-    if (version < kSchemaVersion) {
-      // Version 1 stores are read the same way; from now on their
-      // next_event_id may lag (see the header), which version 1 builds would
-      // misread: mark them.
+    // The version a store is marked with is the oldest that reads it:
+    // version 1 stores are read the same way, but from now on their
+    // next_event_id may lag (see the header), which version 1 builds would
+    // misread: they become version 2. Only a store created with the keyed
+    // operations table needs version 3.
+    const int target = impl->keyed_operations ? kSchemaVersion : 2;
+    if (version < target) {
       std::string sql =
-          version == 0
-              ? "INSERT INTO schema_version(version) VALUES(" + std::to_string(kSchemaVersion) + ")"
-              : "UPDATE schema_version SET version=" + std::to_string(kSchemaVersion);
+          version == 0 ? "INSERT INTO schema_version(version) VALUES(" + std::to_string(target) + ")"
+                       : "UPDATE schema_version SET version=" + std::to_string(target);
+      impl->schema_version = target;
       if (auto st = impl->Exec(sql.c_str(), "recording the schema version"); !st.ok()) {
         (void)impl->Exec("ROLLBACK", "rolling back");
         return st.error();
@@ -876,14 +929,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     if (auto st = setup("COMMIT", "creating the schema"); !st.ok()) return st.error();
   } else if (version == 0) {
     return MakeError(std::string(kStoreCorruptError), "the file is not a cairn store", context);
-  }
-  {
-    Statement s;
-    rc = s.Prepare(impl->db, "SELECT count(*) FROM pragma_table_info('events') WHERE name='key'");
-    if (rc != SQLITE_OK || s.Step() != SQLITE_ROW) {
-      return impl->Fail(rc, "reading the events table's layout");
-    }
-    impl->keyed_events = s.ColInt(0) == 1;
   }
   impl->execution_columns = ExecutionColumns(impl->keyed_events, true);
   impl->execution_columns_no_payload = ExecutionColumns(impl->keyed_events, false);
@@ -1137,8 +1182,10 @@ Status SqliteStore::CheckConsistency() {
     }
   }
   const char* const kOrphans[][2] = {
-      {"operations",
-       "SELECT count(*) FROM operations WHERE exec_seq NOT IN (SELECT seq FROM executions)"},
+      {"operations", d.keyed_operations ? "SELECT count(*) FROM operations WHERE (key >> 32) NOT "
+                                          "IN (SELECT seq FROM executions)"
+                                        : "SELECT count(*) FROM operations WHERE exec_seq NOT IN "
+                                          "(SELECT seq FROM executions)"},
       {"events", d.keyed_events ? "SELECT count(*) FROM events WHERE (key >> 32) NOT IN "
                                   "(SELECT seq FROM executions)"
                                 : "SELECT count(*) FROM events WHERE exec_seq NOT IN "
@@ -1170,6 +1217,8 @@ StoreStats SqliteStore::stats() const {
   st.checkpoints = impl_->checkpoints.load();
   return st;
 }
+
+int SqliteStore::schema_version() const { return impl_->schema_version; }
 
 Status SqliteStore::SetSchemaVersionForTesting(int version) {
   Impl& d = *impl_;

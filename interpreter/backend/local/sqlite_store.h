@@ -28,7 +28,9 @@
 // table schema_version; a store written by a newer version is refused with
 // kStoreNewerSchemaError. Version 2 (same tables as 1) lets the stored
 // next_event_id lag behind the events; opening a version-1 store for
-// writing marks it version 2.
+// writing marks it version 2. Version 3 stores (created since) key the
+// operations table by execution and position, so that a step's operation
+// is appended; older stores keep their operations table and version 2.
 //
 // Thread-safety: thread-safe. Reads share the one connection with the
 // committer, so a read waits for a transaction in progress.
@@ -63,11 +65,14 @@ struct SqliteStoreOptions {
   // Tests only: a new store gets the events table of schema version 1
   // (stores created before version 2 keep it), to test that layout.
   bool legacy_events_layout_for_testing = false;
+  // Tests only: a new store gets the operations table of schema versions 1
+  // and 2 (stores created before version 3 keep it).
+  bool legacy_operations_layout_for_testing = false;
 };
 
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating it if needed, unless read_only) the store at `path`.
   // Errors: kStoreLockedError (another process holds it), kStoreReadOnlyError
@@ -93,6 +98,9 @@ class SqliteStore final : public Store {
 
   const std::string& path() const;
 
+  // The schema version recorded in the store (see Open): the oldest that
+  // reads it.
+  int schema_version() const;
   // Overwrites the recorded schema version (tests of version checks only).
   Status SetSchemaVersionForTesting(int version);
 

@@ -420,6 +420,72 @@ TEST(SqliteStoreTest, DataSurvivesReopen) {
   EXPECT_TRUE((*s)->CheckConsistency().ok());
 }
 
+// Operations read back in position order, with their fields, after
+// upserts and a reopen, in both layouts of the operations table, with two
+// executions' operations written interleaved and ids whose order is not
+// their positions'. A new store is version 3; one with the operations table
+// of versions 1 and 2 stays version 2, so older builds still open it.
+TEST(SqliteStoreTest, OperationsRoundTripInBothLayouts) {
+  for (bool legacy : {false, true}) {
+    SCOPED_TRACE(legacy ? "(exec_seq, id) operations table" : "keyed operations table");
+    TempDir dir;
+    std::string path = dir.File("o.db");
+    SqliteStoreOptions options;
+    options.legacy_operations_layout_for_testing = legacy;
+    std::vector<ExecutionRecord> execs = {MakeExecution("a"), MakeExecution("b")};
+    const std::vector<std::string> ids = {"z-9", "a-1", "m-5", "b-2", "y-0"};
+    auto check = [&](SqliteStore& s) {
+      for (const auto& e : execs) {
+        auto ops = s.GetOperations(e.arn);
+        ASSERT_TRUE(ops.ok()) << ops.error().ToString();
+        ASSERT_EQ(ops->size(), ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) {
+          const OperationRecord& r = (*ops)[i];
+          EXPECT_EQ(r.arn, e.arn);
+          EXPECT_EQ(r.seq, static_cast<int64_t>(i));
+          EXPECT_EQ(r.operation.id, ids[i]);
+          EXPECT_EQ(r.operation.name, "step " + ids[i]);
+          EXPECT_EQ(r.operation.status,
+                    i == 2 ? OperationStatus::kSucceeded : OperationStatus::kStarted);
+          EXPECT_EQ(r.operation.result, i == 2 ? std::optional<std::string>(e.name + "!")
+                                               : std::nullopt);
+        }
+      }
+      auto none = s.GetOperations(MakeExecution("nobody").arn);
+      ASSERT_TRUE(none.ok());
+      EXPECT_TRUE(none->empty());
+      EXPECT_TRUE(s.CheckConsistency().ok());
+      EXPECT_EQ(s.schema_version(), legacy ? 2 : SqliteStore::kSchemaVersion);
+    };
+    {
+      auto s = SqliteStore::Open(path, options);
+      ASSERT_TRUE(s.ok()) << s.error().ToString();
+      WriteBatch start;
+      for (const auto& e : execs) start.new_executions.push_back(e);
+      ASSERT_TRUE((*s)->Write(start).ok());
+      for (size_t i = 0; i < ids.size(); ++i) {
+        for (const auto& e : execs) {
+          WriteBatch b;
+          b.operations.push_back(MakeOperation(e.arn, static_cast<int64_t>(i), ids[i]));
+          ASSERT_TRUE((*s)->Write(b).ok());
+        }
+      }
+      for (const auto& e : execs) {
+        WriteBatch b;
+        OperationRecord done = MakeOperation(e.arn, 2, ids[2]);
+        done.operation.status = OperationStatus::kSucceeded;
+        done.operation.result = e.name + "!";
+        b.operations.push_back(done);
+        ASSERT_TRUE((*s)->Write(b).ok());
+      }
+      check(**s);
+    }
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    check(**s);
+  }
+}
+
 // Batches that only append events leave the executions row alone (schema
 // version 2); the next event id still follows the events, for every
 // execution, after a reopen too, in both layouts of the events table.
