@@ -9,8 +9,10 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "backend/local/kill_points.h"
 #include "backend/local/sqlite_wal_vfs.h"
@@ -29,7 +31,7 @@ constexpr size_t kMaxSeqCacheSize = 100'000;
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS executions(
   seq INTEGER PRIMARY KEY,
-  arn TEXT NOT NULL UNIQUE,
+  arn TEXT NOT NULL,
   execution_id TEXT NOT NULL,
   name TEXT NOT NULL,
   function_name TEXT NOT NULL,
@@ -46,7 +48,6 @@ CREATE TABLE IF NOT EXISTS executions(
   invoke_requested INTEGER NOT NULL,
   failed_invocations INTEGER NOT NULL,
   UNIQUE(function_name, name));
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE TABLE IF NOT EXISTS operations(
   key INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
@@ -93,6 +94,26 @@ CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due_ms);
 // clamped to the execution's range.
 constexpr const char* kEventKeyLow = "((?1 << 32) + min(max(?2, 0), 4294967295))";
 
+// The function and execution names of an execution's ARN
+// (arn:…:function:FUNCTION[:QUALIFIER]/durable-execution/NAME/ID; both
+// names are tokens of [A-Za-z0-9_-]). false when `arn` is not such an ARN:
+// no execution has it.
+bool SplitExecutionArn(std::string_view arn, std::string_view* function, std::string_view* name) {
+  constexpr std::string_view kFunction = ":function:";
+  constexpr std::string_view kExecution = "/durable-execution/";
+  const size_t f = arn.find(kFunction);
+  const size_t x = arn.find(kExecution);
+  if (f == std::string_view::npos || x == std::string_view::npos || x < f) return false;
+  std::string_view fn = arn.substr(f + kFunction.size(), x - f - kFunction.size());
+  fn = fn.substr(0, fn.find(':'));
+  std::string_view rest = arn.substr(x + kExecution.size());
+  const size_t slash = rest.find('/');
+  if (fn.empty() || slash == 0 || slash == std::string_view::npos) return false;
+  *function = fn;
+  *name = rest.substr(0, slash);
+  return true;
+}
+
 // The operations table has one of two layouts too. Stores created by schema
 // versions 1 and 2: operations(exec_seq, id, seq, ..., PRIMARY KEY(exec_seq,
 // id)) WITHOUT ROWID. Stores created since (version 3): operations(key
@@ -102,6 +123,25 @@ constexpr const char* kEventKeyLow = "((?1 << 32) + min(max(?2, 0), 4294967295))
 // old key put each operation at a place set by its id's hash), and a row of
 // up to ~1 KiB stays on its leaf. The same statements serve both layouts
 // but for the key expressions below.
+// Schema version 3 also indexes fewer columns of the executions table: no
+// index of the ARN (an execution is found by the function and execution
+// names its ARN is made of, SplitExecutionArn, through UNIQUE(function_name,
+// name)), and only the running executions by status (the partial index
+// executions_running, created with a new store; a listing by another status
+// reads the table in seq order). The ARN index took ≈ 2.7 pages of 1 KiB per
+// execution (an ARN is ≈ 130 bytes: 7 to a leaf, and an index b-tree's
+// append rebalances the last leaf with its siblings), the status index
+// ≈ 3.3 (an entry removed from RUNNING and added to SUCCEEDED).
+constexpr const char* kNewStoreSql =
+    "CREATE INDEX IF NOT EXISTS executions_running ON executions(seq) WHERE status='RUNNING'";
+constexpr const char* kVersion2ExecutionsSql =
+    "CREATE TABLE IF NOT EXISTS executions(seq INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, "
+    "execution_id TEXT NOT NULL, name TEXT NOT NULL, function_name TEXT NOT NULL, "
+    "input TEXT NOT NULL, start_ts INTEGER NOT NULL, timeout_s INTEGER NOT NULL, "
+    "parent_arn TEXT, parent_operation_id TEXT, status TEXT NOT NULL, result TEXT, error TEXT, "
+    "end_ts INTEGER, next_event_id INTEGER NOT NULL, invoke_requested INTEGER NOT NULL, "
+    "failed_invocations INTEGER NOT NULL, UNIQUE(function_name, name));"
+    "CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status)";
 constexpr const char* kLegacyOperationsSql =
     "CREATE TABLE IF NOT EXISTS operations(exec_seq INTEGER NOT NULL, id TEXT NOT NULL, "
     "seq INTEGER NOT NULL, parent_id TEXT, name TEXT, type TEXT NOT NULL, sub_type TEXT, "
@@ -289,6 +329,8 @@ struct SqliteStore::Impl {
   // not rewrite the row (schema version 2).
   std::unordered_map<int64_t, ExecutionProgress> progress_cache;
   std::unordered_map<int64_t, ExecutionProgress> txn_progress;
+  // Apply's scratch: a batch's events as (execution seq, event id, index).
+  std::vector<std::tuple<int64_t, int64_t, size_t>> event_order;
 
   // WAL bookkeeping, from the WAL hook (called with db_mu held): frames in
   // the WAL after the last commit, and frames appended in total.
@@ -370,8 +412,10 @@ struct SqliteStore::Impl {
          "INSERT OR REPLACE INTO timers(exec_seq, operation_id, kind, due_ms) "
          "VALUES(?1,?2,?3,?4)"},
         {&delete_timer, "DELETE FROM timers WHERE exec_seq=?1 AND operation_id=?2 AND kind=?3"},
-        {&select_seq, "SELECT seq FROM executions WHERE arn=?1"},
-        {&select_execution, "SELECT " + execution_columns + " FROM executions WHERE arn=?1"},
+        {&select_seq,
+         "SELECT seq FROM executions WHERE function_name=?2 AND name=?3 AND arn=?1"},
+        {&select_execution, "SELECT " + execution_columns +
+                                " FROM executions WHERE function_name=?2 AND name=?3 AND arn=?1"},
         {&select_operations,
          std::string("SELECT ") + (keyed_operations ? "key & 4294967295" : "seq") +
              ", id, parent_id, name, type, sub_type, status, start_ts, end_ts, "
@@ -416,8 +460,13 @@ struct SqliteStore::Impl {
       return std::optional<int64_t>(it->second);
     if (auto it = txn_seqs.find(arn); it != txn_seqs.end())
       return std::optional<int64_t>(it->second);
+    std::string_view function;
+    std::string_view name;
+    if (!SplitExecutionArn(arn, &function, &name)) return std::optional<int64_t>();
     ResetOnExit reset(select_seq);
     select_seq.Text(1, arn);
+    select_seq.Text(2, function);
+    select_seq.Text(3, name);
     int rc = select_seq.Step();
     if (rc == SQLITE_DONE) return std::optional<int64_t>();
     if (rc != SQLITE_ROW) return Fail(rc, "looking up an execution");
@@ -536,14 +585,26 @@ struct SqliteStore::Impl {
       s.OptText(18, op.callback_id);
       if (auto st = Step(s, "writing operation " + op.id); !st.ok()) return st;
     }
-    for (const auto& ev : b.events) {
-      auto seq = RequireSeq(ev.arn);
+    // Events go in key order, so that each is an append to its execution's
+    // range (a batch can hold a new execution's ExecutionStarted after the
+    // events of its first steps: inserted last, it went before them, and the
+    // full leaf was rebalanced with its siblings instead of a new leaf being
+    // added).
+    event_order.clear();
+    for (size_t i = 0; i < b.events.size(); ++i) {
+      auto seq = RequireSeq(b.events[i].arn);
       if (!seq.ok()) return seq.error();
+      event_order.push_back({*seq, b.events[i].event_id, i});
+    }
+    if (!std::is_sorted(event_order.begin(), event_order.end())) {
+      std::sort(event_order.begin(), event_order.end());
+    }
+    for (const auto& [seq, event_id, i] : event_order) {
       Statement& s = insert_event;
-      s.Int(1, *seq);
-      s.Int(2, ev.event_id);
-      s.Text(3, ev.body);
-      if (auto st = Step(s, "writing event " + std::to_string(ev.event_id)); !st.ok()) return st;
+      s.Int(1, seq);
+      s.Int(2, event_id);
+      s.Text(3, b.events[i].body);
+      if (auto st = Step(s, "writing event " + std::to_string(event_id)); !st.ok()) return st;
     }
     for (const auto& cb : b.callbacks) {
       auto seq = RequireSeq(cb.arn);
@@ -827,10 +888,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     // Takes the write lock now (held until close in EXCLUSIVE mode), creates
     // the schema if needed and checks its version.
     if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
-    if (options.legacy_operations_layout_for_testing) {
-      if (auto st = setup(kLegacyOperationsSql, "creating the schema"); !st.ok()) {
-        (void)impl->Exec("ROLLBACK", "rolling back");
-        return st.error();
+    if (options.version2_layout_for_testing) {
+      for (const char* sql : {kVersion2ExecutionsSql, kLegacyOperationsSql}) {
+        if (auto st = setup(sql, "creating the schema"); !st.ok()) {
+          (void)impl->Exec("ROLLBACK", "rolling back");
+          return st.error();
+        }
       }
     }
     if (options.legacy_events_layout_for_testing) {
@@ -846,6 +909,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     if (auto st = setup(kSchemaSql, "creating the schema"); !st.ok()) {
       (void)impl->Exec("ROLLBACK", "rolling back");
       return st.error();
+    }
+    if (empty && !options.version2_layout_for_testing) {
+      if (auto st = setup(kNewStoreSql, "creating the schema"); !st.ok()) {
+        (void)impl->Exec("ROLLBACK", "rolling back");
+        return st.error();
+      }
     }
     if (auto st = setup("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
                         "creating the schema");
@@ -991,10 +1060,15 @@ Status SqliteStore::Write(const WriteBatch& batch) {
 
 Result<std::optional<ExecutionRecord>> SqliteStore::GetExecution(const std::string& arn) {
   Impl& d = *impl_;
+  std::string_view function;
+  std::string_view name;
+  if (!SplitExecutionArn(arn, &function, &name)) return std::optional<ExecutionRecord>();
   std::lock_guard lock(d.db_mu);
   Statement& s = d.select_execution;
   ResetOnExit reset(s);
   s.Text(1, arn);
+  s.Text(2, function);
+  s.Text(3, name);
   int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<ExecutionRecord>();
   if (rc != SQLITE_ROW) return d.Fail(rc, "reading execution " + arn);
@@ -1011,7 +1085,13 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
   int n = 0;
   if (q.function_name) sql += " AND function_name=?" + std::to_string(++n);
   if (q.name) sql += " AND name=?" + std::to_string(++n);
-  if (!q.statuses.empty()) {
+  const bool running_only =
+      q.statuses.size() == 1 && q.statuses[0] == protocol::ExecutionStatus::kRunning;
+  if (running_only) {
+    // Written out, so that SQLite can use the partial index of the running
+    // executions (executions_running).
+    sql += " AND status='RUNNING'";
+  } else if (!q.statuses.empty()) {
     sql += " AND status IN (";
     for (size_t i = 0; i < q.statuses.size(); ++i) {
       sql += (i ? ",?" : "?") + std::to_string(++n);
@@ -1031,7 +1111,9 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
   if (rc != SQLITE_OK) return d.Fail(rc, "listing executions");
   int i = 0;
   std::vector<std::string> statuses;
-  for (auto st : q.statuses) statuses.emplace_back(protocol::ToString(st));
+  if (!running_only) {
+    for (auto st : q.statuses) statuses.emplace_back(protocol::ToString(st));
+  }
   if (q.function_name) s.Text(++i, *q.function_name);
   if (q.name) s.Text(++i, *q.name);
   for (const auto& st : statuses) s.Text(++i, st);

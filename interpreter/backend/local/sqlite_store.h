@@ -30,7 +30,9 @@
 // next_event_id lag behind the events; opening a version-1 store for
 // writing marks it version 2. Version 3 stores (created since) key the
 // operations table by execution and position, so that a step's operation
-// is appended; older stores keep their operations table and version 2.
+// is appended, and index neither the ARN nor every status (see
+// sqlite_store.cc, kNewStoreSql); older stores keep their tables and
+// version 2.
 //
 // Thread-safety: thread-safe. Reads share the one connection with the
 // committer, so a read waits for a transaction in progress.
@@ -65,9 +67,10 @@ struct SqliteStoreOptions {
   // Tests only: a new store gets the events table of schema version 1
   // (stores created before version 2 keep it), to test that layout.
   bool legacy_events_layout_for_testing = false;
-  // Tests only: a new store gets the operations table of schema versions 1
-  // and 2 (stores created before version 3 keep it).
-  bool legacy_operations_layout_for_testing = false;
+  // Tests only: a new store gets the executions and operations tables (and
+  // indexes) of schema versions 1 and 2 (stores created before version 3
+  // keep them).
+  bool version2_layout_for_testing = false;
 };
 
 class SqliteStore final : public Store {

@@ -427,13 +427,14 @@ TEST(SqliteStoreTest, DataSurvivesReopen) {
 // of versions 1 and 2 stays version 2, so older builds still open it.
 TEST(SqliteStoreTest, OperationsRoundTripInBothLayouts) {
   for (bool legacy : {false, true}) {
-    SCOPED_TRACE(legacy ? "(exec_seq, id) operations table" : "keyed operations table");
+    SCOPED_TRACE(legacy ? "version 2 tables" : "version 3 tables");
     TempDir dir;
     std::string path = dir.File("o.db");
     SqliteStoreOptions options;
-    options.legacy_operations_layout_for_testing = legacy;
+    options.version2_layout_for_testing = legacy;
     std::vector<ExecutionRecord> execs = {MakeExecution("a"), MakeExecution("b")};
     const std::vector<std::string> ids = {"z-9", "a-1", "m-5", "b-2", "y-0"};
+    // b ends; a runs on.
     auto check = [&](SqliteStore& s) {
       for (const auto& e : execs) {
         auto ops = s.GetOperations(e.arn);
@@ -454,6 +455,30 @@ TEST(SqliteStoreTest, OperationsRoundTripInBothLayouts) {
       auto none = s.GetOperations(MakeExecution("nobody").arn);
       ASSERT_TRUE(none.ok());
       EXPECT_TRUE(none->empty());
+      // Executions are found by ARN (version 3: through the names in it),
+      // and listed by status (version 3: the running ones through a partial
+      // index, the others by reading the table).
+      for (const auto& e : execs) {
+        auto got = s.GetExecution(e.arn);
+        ASSERT_TRUE(got.ok() && got->has_value()) << e.arn;
+        EXPECT_EQ((*got)->name, e.name);
+        auto other_id = s.GetExecution(e.arn + "x");
+        ASSERT_TRUE(other_id.ok());
+        EXPECT_FALSE(other_id->has_value());
+      }
+      for (std::string odd : {"", "arn:nothing", "x/durable-execution/a/id-a"}) {
+        auto got = s.GetExecution(odd);
+        ASSERT_TRUE(got.ok());
+        EXPECT_FALSE(got->has_value()) << odd;
+      }
+      for (auto status : {ExecutionStatus::kRunning, ExecutionStatus::kSucceeded}) {
+        ExecutionQuery q;
+        q.statuses = {status};
+        auto listed = s.FindExecutions(q);
+        ASSERT_TRUE(listed.ok());
+        ASSERT_EQ(listed->size(), 1u);
+        EXPECT_EQ((*listed)[0].arn, execs[status == ExecutionStatus::kRunning ? 0 : 1].arn);
+      }
       EXPECT_TRUE(s.CheckConsistency().ok());
       EXPECT_EQ(s.schema_version(), legacy ? 2 : SqliteStore::kSchemaVersion);
     };
@@ -476,6 +501,12 @@ TEST(SqliteStoreTest, OperationsRoundTripInBothLayouts) {
         done.operation.status = OperationStatus::kSucceeded;
         done.operation.result = e.name + "!";
         b.operations.push_back(done);
+        if (e.name == "b") {
+          ExecutionProgress ended = e.progress;
+          ended.status = ExecutionStatus::kSucceeded;
+          ended.end_timestamp = 2000;
+          b.progress.emplace_back(e.arn, ended);
+        }
         ASSERT_TRUE((*s)->Write(b).ok());
       }
       check(**s);
