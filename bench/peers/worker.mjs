@@ -73,7 +73,12 @@ async function runSystem() {
 
     if (W.b.enabled) {
       progress(`(b) ${W.b.executions} sequential 3-step executions`);
+      // The floor beside each run too: (b) is a few fsyncs per execution,
+      // and the disk's latency drifts.
+      const floor = new Floor(config.settings.floorDir, W.a.floorRecords);
+      const floors = [];
       const runs = await repeat({ runs: W.b.runs, minRuns: 2, budgetMs: Infinity }, async () => {
+        floors.push(floor.measure());
         const latencies = [];
         const stopAt = nowMs() + W.b.runMs;
         for (let i = 0; i < W.b.executions && (i < W.b.minExecutions || nowMs() < stopAt); i++) {
@@ -81,10 +86,12 @@ async function runSystem() {
         }
         return { p50: median(latencies), p99: quantile(latencies, 0.99), n: latencies.length };
       });
+      floor.close();
       out.b = {
         values: runs.map((r) => r.p50),
         p99: runs.map((r) => r.p99),
         n: runs.map((r) => r.n),
+        floor: floors,
       };
     }
 
