@@ -361,17 +361,15 @@ function summarize(results) {
         // How many times better cairn is than this row (>1: cairn is faster).
         cairnFasterBy: info.lowerIsBetter ? med / cairn : cairn / med,
       };
-      if (w === "a") {
-        row.steps = r.n;
-        // The floor measured in the same worker, right before each run.
-        if (r.floor) row.floorBeside = median(r.floor);
-        if (r.floor) row.timesFloorBeside = med / row.floorBeside;
+      // (a), (b): the floor measured in the same worker, right before each run.
+      if (r.floor) {
+        row.floorBeside = median(r.floor);
+        row.timesFloorBeside = med / row.floorBeside;
       }
+      if (w === "a") row.steps = r.n;
       if (w === "b") {
         row.p99 = median(r.p99);
         row.executionsPerRun = r.n;
-        if (r.floor) row.floorBeside = median(r.floor);
-        if (r.floor) row.timesFloorBeside = med / row.floorBeside;
       }
       if (w === "c") {
         row.clients = r.clients;

@@ -142,6 +142,9 @@ constexpr const char* kVersion2ExecutionsSql =
     "end_ts INTEGER, next_event_id INTEGER NOT NULL, invoke_requested INTEGER NOT NULL, "
     "failed_invocations INTEGER NOT NULL, UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status)";
+constexpr const char* kVersion1EventsSql =
+    "CREATE TABLE IF NOT EXISTS events(exec_seq INTEGER NOT NULL, event_id INTEGER NOT NULL, "
+    "body TEXT NOT NULL, PRIMARY KEY(exec_seq, event_id)) WITHOUT ROWID";
 constexpr const char* kLegacyOperationsSql =
     "CREATE TABLE IF NOT EXISTS operations(exec_seq INTEGER NOT NULL, id TEXT NOT NULL, "
     "seq INTEGER NOT NULL, parent_id TEXT, name TEXT, type TEXT NOT NULL, sub_type TEXT, "
@@ -888,39 +891,21 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     // Takes the write lock now (held until close in EXCLUSIVE mode), creates
     // the schema if needed and checks its version.
     if (auto st = setup("BEGIN IMMEDIATE", "locking the store"); !st.ok()) return st.error();
+    // The tables a store was created with are kept (IF NOT EXISTS): the
+    // layouts of older versions first, when a test asks for them.
+    std::vector<const char*> schema;
     if (options.version2_layout_for_testing) {
-      for (const char* sql : {kVersion2ExecutionsSql, kLegacyOperationsSql}) {
-        if (auto st = setup(sql, "creating the schema"); !st.ok()) {
-          (void)impl->Exec("ROLLBACK", "rolling back");
-          return st.error();
-        }
-      }
+      schema.insert(schema.end(), {kVersion2ExecutionsSql, kLegacyOperationsSql});
     }
-    if (options.legacy_events_layout_for_testing) {
-      if (auto st = setup("CREATE TABLE IF NOT EXISTS events(exec_seq INTEGER NOT NULL, "
-                          "event_id INTEGER NOT NULL, body TEXT NOT NULL, "
-                          "PRIMARY KEY(exec_seq, event_id)) WITHOUT ROWID",
-                          "creating the schema");
-          !st.ok()) {
+    if (options.legacy_events_layout_for_testing) schema.push_back(kVersion1EventsSql);
+    schema.push_back(kSchemaSql);
+    if (empty && !options.version2_layout_for_testing) schema.push_back(kNewStoreSql);
+    schema.push_back("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+    for (const char* sql : schema) {
+      if (auto st = setup(sql, "creating the schema"); !st.ok()) {
         (void)impl->Exec("ROLLBACK", "rolling back");
         return st.error();
       }
-    }
-    if (auto st = setup(kSchemaSql, "creating the schema"); !st.ok()) {
-      (void)impl->Exec("ROLLBACK", "rolling back");
-      return st.error();
-    }
-    if (empty && !options.version2_layout_for_testing) {
-      if (auto st = setup(kNewStoreSql, "creating the schema"); !st.ok()) {
-        (void)impl->Exec("ROLLBACK", "rolling back");
-        return st.error();
-      }
-    }
-    if (auto st = setup("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
-                        "creating the schema");
-        !st.ok()) {
-      (void)impl->Exec("ROLLBACK", "rolling back");
-      return st.error();
     }
   }
   // Read the schema version.
@@ -1085,16 +1070,16 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
   int n = 0;
   if (q.function_name) sql += " AND function_name=?" + std::to_string(++n);
   if (q.name) sql += " AND name=?" + std::to_string(++n);
-  const bool running_only =
-      q.statuses.size() == 1 && q.statuses[0] == protocol::ExecutionStatus::kRunning;
-  if (running_only) {
-    // Written out, so that SQLite can use the partial index of the running
-    // executions (executions_running).
+  // RUNNING alone is written out, so that SQLite can use the partial index
+  // of the running executions (executions_running); other statuses are bound.
+  std::vector<std::string> statuses;
+  if (q.statuses.size() == 1 && q.statuses[0] == protocol::ExecutionStatus::kRunning) {
     sql += " AND status='RUNNING'";
   } else if (!q.statuses.empty()) {
     sql += " AND status IN (";
-    for (size_t i = 0; i < q.statuses.size(); ++i) {
-      sql += (i ? ",?" : "?") + std::to_string(++n);
+    for (auto st : q.statuses) {
+      sql += (statuses.empty() ? "?" : ",?") + std::to_string(++n);
+      statuses.emplace_back(protocol::ToString(st));
     }
     sql += ")";
   }
@@ -1110,10 +1095,6 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
   int rc = s.Prepare(d.db, sql);
   if (rc != SQLITE_OK) return d.Fail(rc, "listing executions");
   int i = 0;
-  std::vector<std::string> statuses;
-  if (!running_only) {
-    for (auto st : q.statuses) statuses.emplace_back(protocol::ToString(st));
-  }
   if (q.function_name) s.Text(++i, *q.function_name);
   if (q.name) s.Text(++i, *q.name);
   for (const auto& st : statuses) s.Text(++i, st);
