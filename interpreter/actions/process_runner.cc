@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/environment_lock.h"
+#include "core/scheduling.h"
 #include "core/sigpipe_block.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
@@ -197,6 +198,7 @@ class SpawnAttributes {
     posix_spawnattr_setsigmask(&attr_, &none);
     short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     flags |= new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
+    flags |= SpawnSchedulingDefaults(&attr_);  // SCHED_OTHER under `cairn serve`
     posix_spawnattr_setpgroup(&attr_, 0);
     posix_spawnattr_setflags(&attr_, flags);
   }

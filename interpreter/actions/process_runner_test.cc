@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -14,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "core/scheduling.h"
 
 namespace cairn::actions {
 namespace {
@@ -81,6 +84,17 @@ TEST(ProcessRunnerTest, ArgvIsPassedLiterallyWithoutAShell) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(Out(r), "two words $(echo hi) * $HOME\n");
   EXPECT_GT(r.pid, 0);
+}
+
+TEST(ProcessRunnerTest, ChildrenOfABatchScheduledServerRunUnderTheDefaultPolicy) {
+  // `cairn serve` runs its threads under SCHED_BATCH (core/scheduling.h);
+  // what it starts must not inherit that. On a thread of its own: the
+  // policy is per thread.
+  std::thread([] {
+    ASSERT_TRUE(UseBatchScheduling());
+    ProcessResult r = RunOk(Spec(ShellCommand("read -r s < /proc/$$/stat; set -- $s; echo ${41}")));
+    EXPECT_EQ(Out(r), std::to_string(SCHED_OTHER) + "\n");
+  }).join();
 }
 
 TEST(ProcessRunnerTest, ShellCommandRunsThroughSh) {

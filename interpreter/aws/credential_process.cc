@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/scheduling.h"
 
 extern char** environ;
 
@@ -46,7 +47,7 @@ Result<std::string> RunCredentialProcess(const std::string& command,
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own process group, so a timeout kills whatever the shell started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | SpawnSchedulingDefaults(&attr));
   posix_spawnattr_setpgroup(&attr, 0);
 
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};

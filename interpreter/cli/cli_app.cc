@@ -123,6 +123,10 @@ void CommandLine::DefineCommands(std::string_view only) {
                       "Folder whose *.yaml workflows are served (besides those `cairn run` recorded)")
         ->check(CLI::ExistingDirectory);
     serve->add_option("--store", options_.serve.store, kStoreHelp);
+    serve->add_flag("--no-batch-scheduling", options_.serve.no_batch_scheduling,
+                    "Keep Linux's default scheduling policy for the server's threads (by default "
+                    "they use SCHED_BATCH: no wake-up preemption, more executions per second "
+                    "under many clients)");
     serve->footer("\nExamples:\n"
                   "  cairn serve\n"
                   "  cairn serve --port 9000 --workflows workflows/\n"

@@ -30,6 +30,7 @@
 #include "cli/environment.h"
 #include "cli/local_state.h"
 #include "cli/workflow_catalog.h"
+#include "core/scheduling.h"
 #include "engine/engine.h"
 #include "validate/validate.h"
 
@@ -417,6 +418,8 @@ int RunRun(const RunCommand& cmd, const Terminal& term) {
 // ---- cairn serve ----
 
 int RunServe(const ServeCommand& cmd, const Terminal& term) {
+  // First, so that every thread of the server is created under it.
+  if (!cmd.no_batch_scheduling) (void)UseBatchScheduling();
   auto store_path = ResolveStorePath(cmd.store);
   if (!store_path.ok()) {
     *term.err << "cairn serve: " << store_path.error().ToString() << "\n";

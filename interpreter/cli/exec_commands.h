@@ -30,6 +30,7 @@ struct ServeCommand {
   std::string store;
   int port = 0;
   std::string workflows_dir;  // every *.yaml / *.yml in it is added
+  bool no_batch_scheduling = false;  // core/scheduling.h
 };
 // Drives every pending execution of the store until Ctrl-C (exit 130... as
 // a normal end: 0).

@@ -1,0 +1,37 @@
+#include "core/scheduling.h"
+
+#include <sched.h>
+
+#include <atomic>
+
+namespace cairn {
+namespace {
+
+std::atomic<bool> batch_in_use{false};
+
+}  // namespace
+
+bool UseBatchScheduling() {
+#if defined(SCHED_BATCH)
+  sched_param param{};
+  param.sched_priority = 0;
+  if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) return false;
+  batch_in_use.store(true, std::memory_order_relaxed);
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool BatchSchedulingInUse() { return batch_in_use.load(std::memory_order_relaxed); }
+
+short SpawnSchedulingDefaults(posix_spawnattr_t* attr) {
+  if (!BatchSchedulingInUse()) return 0;
+  sched_param param{};
+  param.sched_priority = 0;
+  posix_spawnattr_setschedpolicy(attr, SCHED_OTHER);
+  posix_spawnattr_setschedparam(attr, &param);
+  return POSIX_SPAWN_SETSCHEDULER;
+}
+
+}  // namespace cairn
