@@ -11,8 +11,9 @@
 // enqueues its batch; the writer at the head of the queue becomes the
 // leader, takes every batch queued behind it (up to max_group_size), commits
 // them in one transaction (one fsync) with a savepoint per batch (a failing
-// batch is rolled back alone), then wakes the followers, whose Write returns
-// with their own batch's status. A lone writer commits at once: there is no
+// batch is rolled back alone), then wakes the followers (each on its own
+// semaphore, after leaving the queue's lock), whose Write returns with their
+// own batch's status. A lone writer commits at once: there is no
 // committer thread and no added latency.
 //
 // Write cost: a commit appends the pages it changed to the WAL, so few and
