@@ -432,11 +432,8 @@ int RunServe(const ServeCommand& cmd, const Terminal& term) {
   Status opened = server.Open(*store_path, cmd.port,
                               [&](const std::string& arn, const engine::StepEvent& e) {
                                 std::lock_guard lock(print_mu);
-                                auto slash = arn.find("/durable-execution/");
-                                std::string who = slash == std::string::npos
-                                                      ? arn
-                                                      : arn.substr(slash + 19);
-                                who = who.substr(0, who.find('/'));
+                                auto parts = protocol::ParseExecutionArn(arn);
+                                std::string_view who = parts ? parts->name : arn;
                                 *term.err << "[" << who << "]" << FormatEvent(e, hint)
                                           << std::endl;
                               });

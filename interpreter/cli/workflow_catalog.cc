@@ -15,12 +15,8 @@ thread_local const std::string* current_arn = nullptr;
 }  // namespace
 
 std::string FunctionNameOfArn(const std::string& arn) {
-  const std::string marker = ":function:";
-  auto at = arn.find(marker);
-  if (at == std::string::npos) return "";
-  at += marker.size();
-  auto end = arn.find_first_of(":/", at);
-  return arn.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  auto parts = protocol::ParseExecutionArn(arn);
+  return parts ? std::string(parts->function) : "";
 }
 
 WorkflowCatalog::WorkflowCatalog(std::string store_path, EventSink on_event)

@@ -568,14 +568,8 @@ class Run {
   }
 
   json ExecutionContext() const {
-    // arn:…:function:NAME:QUALIFIER/durable-execution/EXEC_NAME/INVOCATION_ID
     std::string name;
-    const std::string marker = "/durable-execution/";
-    auto at = arn_.find(marker);
-    if (at != std::string::npos) {
-      auto rest = arn_.substr(at + marker.size());
-      name = rest.substr(0, rest.find('/'));
-    }
+    if (auto parts = P::ParseExecutionArn(arn_)) name = parts->name;
     json started = nullptr;
     if (execution_ && execution_->start_timestamp) {
       started = P::FormatIso8601(*execution_->start_timestamp);

@@ -510,4 +510,18 @@ Result<CheckpointResponse> CheckpointResponseFromJson(const json& j) {
   return resp;
 }
 
+std::optional<ExecutionArnParts> ParseExecutionArn(std::string_view arn) {
+  constexpr std::string_view kFunction = ":function:";
+  constexpr std::string_view kExecution = "/durable-execution/";
+  const size_t f = arn.find(kFunction);
+  const size_t x = arn.find(kExecution);
+  if (f == std::string_view::npos || x == std::string_view::npos || x < f) return std::nullopt;
+  std::string_view function = arn.substr(f + kFunction.size(), x - f - kFunction.size());
+  function = function.substr(0, function.find(':'));
+  std::string_view rest = arn.substr(x + kExecution.size());
+  const size_t slash = rest.find('/');
+  if (function.empty() || slash == 0 || slash == std::string_view::npos) return std::nullopt;
+  return ExecutionArnParts{function, rest.substr(0, slash)};
+}
+
 }  // namespace cairn::protocol

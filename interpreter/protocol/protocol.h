@@ -164,4 +164,13 @@ nlohmann::json TimestampToJson(Timestamp t);
 // ISO-8601 UTC with milliseconds: 2026-11-23T07:02:46.123Z
 std::string FormatIso8601(Timestamp t);
 
+// The names in a durable execution's ARN,
+// arn:…:function:FUNCTION[:QUALIFIER]/durable-execution/NAME/ID (views into
+// the ARN). nullopt when `arn` is not of that form.
+struct ExecutionArnParts {
+  std::string_view function;
+  std::string_view name;
+};
+std::optional<ExecutionArnParts> ParseExecutionArn(std::string_view arn);
+
 }  // namespace cairn::protocol

@@ -95,6 +95,25 @@ TEST(ProtocolTest, MalformedInputIsAnErrorNotACrash) {
   EXPECT_FALSE(ErrorObjectFromJson(json::array()).ok());
 }
 
+TEST(ProtocolTest, ExecutionArnParts) {
+  auto p = ParseExecutionArn(
+      "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST/durable-execution/run-1/abc");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->function, "orders");
+  EXPECT_EQ(p->name, "run-1");
+  p = ParseExecutionArn("arn:aws:lambda:local:0:function:wf/durable-execution/n/1");  // no qualifier
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->function, "wf");
+  EXPECT_EQ(p->name, "n");
+  for (const char* bad : {"", "arn:aws:lambda:local:0:function:wf",
+                          "arn:aws:lambda:local:0:function:wf/durable-execution/n",
+                          "arn:aws:lambda:local:0:function:wf/durable-execution//1",
+                          "arn:aws:lambda:local:0:function:/durable-execution/n/1",
+                          "/durable-execution/n/1 :function:wf"}) {
+    EXPECT_FALSE(ParseExecutionArn(bad).has_value()) << bad;
+  }
+}
+
 TEST(ProtocolTest, OutputShapes) {
   InvocationOutput ok{InvocationStatus::kSucceeded, "{\"a\":1}", std::nullopt};
   EXPECT_EQ(ToJson(ok), json({{"Status", "SUCCEEDED"}, {"Result", "{\"a\":1}"}}));

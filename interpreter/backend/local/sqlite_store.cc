@@ -95,26 +95,6 @@ CREATE INDEX IF NOT EXISTS timers_by_due ON timers(due_ms);
 // clamped to the execution's range.
 constexpr const char* kEventKeyLow = "((?1 << 32) + min(max(?2, 0), 4294967295))";
 
-// The function and execution names of an execution's ARN
-// (arn:…:function:FUNCTION[:QUALIFIER]/durable-execution/NAME/ID; both
-// names are tokens of [A-Za-z0-9_-]). false when `arn` is not such an ARN:
-// no execution has it.
-bool SplitExecutionArn(std::string_view arn, std::string_view* function, std::string_view* name) {
-  constexpr std::string_view kFunction = ":function:";
-  constexpr std::string_view kExecution = "/durable-execution/";
-  const size_t f = arn.find(kFunction);
-  const size_t x = arn.find(kExecution);
-  if (f == std::string_view::npos || x == std::string_view::npos || x < f) return false;
-  std::string_view fn = arn.substr(f + kFunction.size(), x - f - kFunction.size());
-  fn = fn.substr(0, fn.find(':'));
-  std::string_view rest = arn.substr(x + kExecution.size());
-  const size_t slash = rest.find('/');
-  if (fn.empty() || slash == 0 || slash == std::string_view::npos) return false;
-  *function = fn;
-  *name = rest.substr(0, slash);
-  return true;
-}
-
 // The operations table has one of two layouts too. Stores created by schema
 // versions 1 and 2: operations(exec_seq, id, seq, ..., PRIMARY KEY(exec_seq,
 // id)) WITHOUT ROWID. Stores created since (version 3): operations(key
@@ -126,7 +106,7 @@ bool SplitExecutionArn(std::string_view arn, std::string_view* function, std::st
 // but for the key expressions below.
 // Schema version 3 also indexes fewer columns of the executions table: no
 // index of the ARN (an execution is found by the function and execution
-// names its ARN is made of, SplitExecutionArn, through UNIQUE(function_name,
+// names its ARN is made of (protocol::ParseExecutionArn), through UNIQUE(function_name,
 // name)), and only the running executions by status (the partial index
 // executions_running, created with a new store; a listing by another status
 // reads the table in seq order). The ARN index took ≈ 2.7 pages of 1 KiB per
@@ -489,13 +469,12 @@ struct SqliteStore::Impl {
       return std::optional<int64_t>(it->second);
     if (auto it = txn_seqs.find(arn); it != txn_seqs.end())
       return std::optional<int64_t>(it->second);
-    std::string_view function;
-    std::string_view name;
-    if (!SplitExecutionArn(arn, &function, &name)) return std::optional<int64_t>();
+    auto parts = protocol::ParseExecutionArn(arn);
+    if (!parts) return std::optional<int64_t>();
     ResetOnExit reset(select_seq);
     select_seq.Text(1, arn);
-    select_seq.Text(2, function);
-    select_seq.Text(3, name);
+    select_seq.Text(2, parts->function);
+    select_seq.Text(3, parts->name);
     int rc = select_seq.Step();
     if (rc == SQLITE_DONE) return std::optional<int64_t>();
     if (rc != SQLITE_ROW) return Fail(rc, "looking up an execution");
@@ -1080,15 +1059,14 @@ Status SqliteStore::Write(const WriteBatch& batch) {
 
 Result<std::optional<ExecutionRecord>> SqliteStore::GetExecution(const std::string& arn) {
   Impl& d = *impl_;
-  std::string_view function;
-  std::string_view name;
-  if (!SplitExecutionArn(arn, &function, &name)) return std::optional<ExecutionRecord>();
+  auto parts = protocol::ParseExecutionArn(arn);
+  if (!parts) return std::optional<ExecutionRecord>();
   std::lock_guard lock(d.db_mu);
   Statement& s = d.select_execution;
   ResetOnExit reset(s);
   s.Text(1, arn);
-  s.Text(2, function);
-  s.Text(3, name);
+  s.Text(2, parts->function);
+  s.Text(3, parts->name);
   int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<ExecutionRecord>();
   if (rc != SQLITE_ROW) return d.Fail(rc, "reading execution " + arn);
