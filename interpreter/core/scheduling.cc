@@ -13,8 +13,7 @@ std::atomic<bool> batch_in_use{false};
 
 bool UseBatchScheduling() {
 #if defined(SCHED_BATCH)
-  sched_param param{};
-  param.sched_priority = 0;
+  const sched_param param{};  // priority 0, the only one these policies take
   if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) return false;
   batch_in_use.store(true, std::memory_order_relaxed);
   return true;
@@ -27,8 +26,7 @@ bool BatchSchedulingInUse() { return batch_in_use.load(std::memory_order_relaxed
 
 short SpawnSchedulingDefaults(posix_spawnattr_t* attr) {
   if (!BatchSchedulingInUse()) return 0;
-  sched_param param{};
-  param.sched_priority = 0;
+  const sched_param param{};
   posix_spawnattr_setschedpolicy(attr, SCHED_OTHER);
   posix_spawnattr_setschedparam(attr, &param);
   return POSIX_SPAWN_SETSCHEDULER;

@@ -9,9 +9,10 @@
 // workloads that want a deterministic scheduling policy without
 // interactivity causing extra preemptions between the workload's tasks",
 // sched(7)). Under 16 concurrent clients it cut `cairn serve`'s context
-// switches from 6.1 to 5.3 per execution and raised its executions per second
-// by about 9 % (bench/README.md, "Since then: ..."); a single client sees no
-// difference, because a woken thread then finds an idle CPU.
+// switches from 6.1 to 5.2 per execution and raised its executions per second
+// by about 9 % (bench/README.md, "Since then: writers woken without the lock,
+// SCHED_BATCH"); a single client sees no difference, because a woken thread
+// then finds an idle CPU.
 //
 // Switching between SCHED_OTHER and SCHED_BATCH needs no privilege. The
 // policy is per thread and inherited by the threads a thread creates, and by
