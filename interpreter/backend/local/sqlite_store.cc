@@ -1,14 +1,19 @@
 #include "backend/local/sqlite_store.h"
 
+#include <fcntl.h>
 #include <semaphore.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -306,6 +311,13 @@ struct Writer {
   Wakeup wake;
 };
 
+// A committed group's writer whose batch is not yet durable: released when
+// a sync of the WAL that began after commit `txn` has ended.
+struct Unsynced {
+  int64_t txn;
+  Writer* writer;
+};
+
 }  // namespace
 
 struct SqliteStore::Impl {
@@ -360,6 +372,28 @@ struct SqliteStore::Impl {
   // The group-commit queue; guarded by queue_mu.
   std::mutex queue_mu;
   std::deque<Writer*> writers;
+
+  // The sync stage (options.pipelined_sync): commits are numbered; a
+  // commit whose WAL sync was deferred (ScopedWalSyncDeferral) is durable
+  // once a sync of the WAL that began after it has ended. One sync runs at
+  // a time, by the leader that finds none running or, when commits are
+  // left to sync after it, by the syncer thread, which syncs until none
+  // are. `committed` is written with db_mu held; the rest is guarded by
+  // sync_mu.
+  std::atomic<int64_t> committed{0};
+  std::mutex sync_mu;
+  int64_t durable = 0;
+  bool syncing = false;
+  std::vector<Unsynced> unsynced;
+  Status sync_failure;  // sticky: once a sync has failed, nothing is durable
+  std::condition_variable durable_cv;  // readers waiting for durability
+  std::string wal_path;
+  int wal_fd = -1;  // wal_path, opened for fdatasync by the first sync
+  std::thread syncer;
+  std::condition_variable syncer_cv;
+  bool syncer_wanted = false;
+  bool syncer_stopping = false;
+  std::atomic<int64_t> syncs{0};
 
   std::atomic<int64_t> batches{0};
   std::atomic<int64_t> transactions{0};
@@ -657,7 +691,12 @@ struct SqliteStore::Impl {
   }
 
   // Commits `group` in one transaction. REQUIRES: db_mu held.
+  // Whether the last CommitGroup's COMMIT deferred its WAL sync (then
+  // `committed` counts it and the sync stage makes it durable).
+  bool last_commit_deferred = false;
+
   void CommitGroup(const std::vector<Writer*>& group) {
+    last_commit_deferred = false;
     txn_seqs.clear();
     txn_progress.clear();
     if (auto st = Run(begin_immediate, "beginning a transaction"); !st.ok()) {
@@ -690,7 +729,14 @@ struct SqliteStore::Impl {
       return;
     }
     CAIRN_KILL_POINT("store.applied");
-    if (auto st = Run(commit, "committing"); !st.ok()) {
+    Status committed_status;
+    {
+      std::optional<ScopedWalSyncDeferral> deferral;
+      if (options.pipelined_sync) deferral.emplace();
+      committed_status = Run(commit, "committing");
+      last_commit_deferred = deferral && deferral->deferred();
+    }
+    if (auto st = committed_status; !st.ok()) {
       (void)Run(rollback, "rolling back");
       ForgetTxn();
       for (Writer* w : group) {
@@ -698,6 +744,7 @@ struct SqliteStore::Impl {
       }
       return;
     }
+    if (last_commit_deferred) committed.fetch_add(1, std::memory_order_release);
     CAIRN_KILL_POINT("store.committed");
     transactions.fetch_add(1, std::memory_order_relaxed);
     batches.fetch_add(static_cast<int64_t>(applied), std::memory_order_relaxed);
@@ -774,6 +821,175 @@ struct SqliteStore::Impl {
     }
   }
 
+  // One fdatasync of the WAL, covering every commit counted before it
+  // began. Called with `lock` (sync_mu) held and `syncing` set; releases
+  // the writers it made durable (after unlocking) and wakes the readers.
+  void SyncOnce(std::unique_lock<std::mutex>& lock) {
+    const int64_t target = committed.load(std::memory_order_acquire);
+    lock.unlock();
+    Status st;
+    if (wal_fd < 0) {
+      wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (wal_fd < 0) {
+        st = MakeError(std::string(kStoreIoError),
+                       "opening the WAL to sync it: " + std::string(std::strerror(errno)),
+                       "store " + path);
+      }
+    }
+    if (st.ok()) {
+      int rc = 0;
+      if (options.before_wal_sync_for_testing) {
+        if (int e = options.before_wal_sync_for_testing(); e != 0) {
+          errno = e;
+          rc = -1;
+        }
+      }
+      while (rc == 0 && ::fdatasync(wal_fd) != 0) {
+        if (errno != EINTR) rc = -1;
+      }
+      if (rc != 0) {
+        // As PostgreSQL does: after a failed fsync the kernel may have
+        // dropped the dirty pages, so no later sync can vouch for them.
+        st = MakeError(std::string(kStoreIoError),
+                       "syncing the WAL failed (" + std::string(std::strerror(errno)) +
+                           "); the store accepts no more writes until it is opened again",
+                       "store " + path);
+      }
+    }
+    syncs.fetch_add(1, std::memory_order_relaxed);
+    std::vector<Writer*> released;
+    lock.lock();
+    if (st.ok()) {
+      durable = std::max(durable, target);
+    } else if (sync_failure.ok()) {
+      sync_failure = st;
+    }
+    for (size_t i = 0; i < unsynced.size();) {
+      Unsynced& u = unsynced[i];
+      if (u.txn <= durable || !sync_failure.ok()) {
+        if (!sync_failure.ok() && u.writer->status.ok()) u.writer->status = sync_failure;
+        released.push_back(u.writer);
+        u = unsynced.back();
+        unsynced.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    durable_cv.notify_all();
+    lock.unlock();
+    for (Writer* w : released) {
+      w->done = true;
+      w->wake.Release();  // w may return, and end, from here on
+    }
+    lock.lock();
+  }
+
+  // The leader of a committed group whose sync was deferred (commit
+  // number `txn`): returns once the group is durable (or a sync failed),
+  // having released its other writers.
+  void AwaitDurable(int64_t txn, const std::vector<Writer*>& group, Writer* self) {
+    std::unique_lock lock(sync_mu);
+    for (Writer* x : group) {
+      if (x != self) unsynced.push_back({txn, x});
+    }
+    if (durable >= txn || !sync_failure.ok() || !syncing) {
+      if (durable < txn && sync_failure.ok()) {
+        // No sync under way: this leader syncs (one thread fewer on the
+        // path of a lone writer).
+        syncing = true;
+        SyncOnce(lock);
+        if (committed.load(std::memory_order_acquire) > durable && sync_failure.ok()) {
+          // Commits written meanwhile: the syncer thread takes over.
+          syncer_wanted = true;
+          syncer_cv.notify_one();
+        } else {
+          syncing = false;
+        }
+      } else {
+        // Already durable (a sync that began after the commit has ended),
+        // or failed: release the group.
+        std::vector<Writer*> released;
+        for (size_t i = 0; i < unsynced.size();) {
+          if (unsynced[i].txn == txn) {
+            released.push_back(unsynced[i].writer);
+            unsynced[i] = unsynced.back();
+            unsynced.pop_back();
+          } else {
+            ++i;
+          }
+        }
+        for (Writer* w : released) {
+          if (!sync_failure.ok() && w->status.ok()) w->status = sync_failure;
+        }
+        lock.unlock();
+        for (Writer* w : released) {
+          w->done = true;
+          w->wake.Release();
+        }
+        lock.lock();
+      }
+      if (!sync_failure.ok() && self->status.ok()) self->status = sync_failure;
+      return;
+    }
+    // A sync is under way: the one after it covers this commit.
+    unsynced.push_back({txn, self});
+    lock.unlock();
+    self->wake.Acquire();
+  }
+
+  // The syncer thread: syncs while commits are left to sync, then hands
+  // the next sync back to the next leader.
+  void SyncLoop() {
+    std::unique_lock lock(sync_mu);
+    for (;;) {
+      syncer_cv.wait(lock, [&] { return syncer_wanted || syncer_stopping; });
+      if (!syncer_wanted) return;
+      syncer_wanted = false;
+      while (committed.load(std::memory_order_acquire) > durable && sync_failure.ok()) {
+        SyncOnce(lock);
+      }
+      syncing = false;
+    }
+  }
+
+  // Waits until commit `txn` is durable (reads return only what is).
+  Status AwaitDurableRead(int64_t txn) {
+    std::unique_lock lock(sync_mu);
+    durable_cv.wait(lock, [&] { return durable >= txn || !sync_failure.ok(); });
+    if (durable >= txn) return {};
+    return sync_failure;
+  }
+
+  // Holds db_mu for a read; when it ends, having released db_mu, waits
+  // until every commit the read could see is durable: a client is never
+  // shown what a crash could take back. (After a failed sync it waits no
+  // longer; writes fail from then on.)
+  class DurableRead {
+   public:
+    explicit DurableRead(Impl& d) : d_(d) { d_.db_mu.lock(); }
+    ~DurableRead() {
+      const int64_t seen = d_.committed.load(std::memory_order_relaxed);
+      d_.db_mu.unlock();
+      if (seen > 0) (void)d_.AwaitDurableRead(seen);
+    }
+    DurableRead(const DurableRead&) = delete;
+    DurableRead& operator=(const DurableRead&) = delete;
+
+   private:
+    Impl& d_;
+  };
+
+  void StopSyncer() {
+    {
+      std::lock_guard lock(sync_mu);
+      syncer_stopping = true;
+      syncer_cv.notify_all();
+    }
+    if (syncer.joinable()) syncer.join();
+    if (wal_fd >= 0) ::close(wal_fd);
+    wal_fd = -1;
+  }
+
   void StopCheckpointer() {
     {
       std::lock_guard lock(queue_mu);
@@ -812,7 +1028,10 @@ struct SqliteStore::Impl {
 };
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SqliteStore::~SqliteStore() { impl_->StopCheckpointer(); }
+SqliteStore::~SqliteStore() {
+  impl_->StopCheckpointer();
+  impl_->StopSyncer();
+}
 
 const std::string& SqliteStore::path() const { return impl_->path; }
 
@@ -1006,6 +1225,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     }
     sqlite3_wal_hook(impl->db, &Impl::OnWalCommit, impl.get());
     impl->checkpointer = std::thread([d = impl.get()] { d->CheckpointLoop(); });
+    if (options.pipelined_sync) {
+      impl->wal_path = sqlite3_filename_wal(sqlite3_db_filename(impl->db, "main"));
+      impl->syncer = std::thread([d = impl.get()] { d->SyncLoop(); });
+    }
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
@@ -1017,6 +1240,10 @@ Status SqliteStore::Write(const WriteBatch& batch) {
                      "store " + d.path);
   }
   if (batch.empty()) return {};
+  if (d.options.pipelined_sync) {
+    std::lock_guard lock(d.sync_mu);
+    if (!d.sync_failure.ok()) return d.sync_failure;
+  }
   Writer w;
   w.batch = &batch;
   std::unique_lock lock(d.queue_mu);
@@ -1037,9 +1264,13 @@ Status SqliteStore::Write(const WriteBatch& batch) {
     group.push_back(x);
   }
   lock.unlock();
+  bool deferred = false;
+  int64_t txn = 0;
   {
     std::lock_guard db_lock(d.db_mu);
     d.CommitGroup(group);
+    deferred = d.last_commit_deferred;
+    txn = d.committed.load(std::memory_order_relaxed);
   }
   lock.lock();
   ++d.commits;
@@ -1047,8 +1278,13 @@ Status SqliteStore::Write(const WriteBatch& batch) {
   Writer* next = d.writers.empty() ? nullptr : d.writers.front();
   lock.unlock();
   // The next leader first: its group's commit can start while this one's
-  // writers wake. (A writer queued from now on finds `next` before it.)
+  // writers wake, or while this one's sync runs. (A writer queued from now
+  // on finds `next` before it.)
   if (next) next->wake.Release();
+  if (deferred) {
+    d.AwaitDurable(txn, group, &w);
+    return w.status;
+  }
   for (Writer* x : group) {
     if (x == &w) continue;
     x->done = true;
@@ -1061,7 +1297,7 @@ Result<std::optional<ExecutionRecord>> SqliteStore::GetExecution(const std::stri
   Impl& d = *impl_;
   auto parts = protocol::ParseExecutionArn(arn);
   if (!parts) return std::optional<ExecutionRecord>();
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   Statement& s = d.select_execution;
   ResetOnExit reset(s);
   s.Text(1, arn);
@@ -1103,7 +1339,7 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
   sql += q.reverse ? " ORDER BY seq DESC" : " ORDER BY seq";
   sql += " LIMIT ?" + std::to_string(++n);
 
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   Statement s;
   int rc = s.Prepare(d.db, sql);
   if (rc != SQLITE_OK) return d.Fail(rc, "listing executions");
@@ -1127,7 +1363,7 @@ Result<std::vector<ExecutionRecord>> SqliteStore::FindExecutions(const Execution
 
 Result<std::vector<OperationRecord>> SqliteStore::GetOperations(const std::string& arn) {
   Impl& d = *impl_;
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   std::vector<OperationRecord> out;
   auto seq = d.LookupSeq(arn);
   d.txn_seqs.clear();
@@ -1188,7 +1424,7 @@ Result<std::vector<EventRecord>> SqliteStore::GetEvents(const std::string& arn,
                                                         int64_t first_event_id, size_t limit,
                                                         bool reverse) {
   Impl& d = *impl_;
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   std::vector<EventRecord> out;
   auto seq = d.LookupSeq(arn);
   d.txn_seqs.clear();
@@ -1207,7 +1443,7 @@ Result<std::vector<EventRecord>> SqliteStore::GetEvents(const std::string& arn,
 
 Result<std::optional<CallbackRecord>> SqliteStore::GetCallback(const std::string& callback_id) {
   Impl& d = *impl_;
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   Statement& s = d.select_callback;
   ResetOnExit reset(s);
   s.Text(1, callback_id);
@@ -1225,7 +1461,7 @@ Result<std::optional<CallbackRecord>> SqliteStore::GetCallback(const std::string
 
 Result<std::vector<TimerRecord>> SqliteStore::GetTimers() {
   Impl& d = *impl_;
-  std::lock_guard lock(d.db_mu);
+  Impl::DurableRead lock(d);
   Statement& s = d.select_timers;
   ResetOnExit reset(s);
   std::vector<TimerRecord> out;
@@ -1291,6 +1527,7 @@ StoreStats SqliteStore::stats() const {
   st.transactions = impl_->transactions.load();
   st.wal_bytes = impl_->wal_frames_appended.load() * (impl_->page_size + 24);
   st.checkpoints = impl_->checkpoints.load();
+  st.wal_syncs = impl_->syncs.load();
   return st;
 }
 

@@ -10,11 +10,15 @@
 // Group commit (leader/follower, as leveldb's DBImpl::Write): each Write
 // enqueues its batch; the writer at the head of the queue becomes the
 // leader, takes every batch queued behind it (up to max_group_size), commits
-// them in one transaction (one fsync) with a savepoint per batch (a failing
-// batch is rolled back alone), then wakes the followers (each on its own
-// semaphore, after leaving the queue's lock), whose Write returns with their
-// own batch's status. A lone writer commits at once: there is no
-// committer thread and no added latency.
+// them in one transaction with a savepoint per batch (a failing batch is
+// rolled back alone), wakes the next leader, and once the commit is durable
+// wakes the followers (each on its own semaphore, after leaving the queue's
+// lock), whose Write returns with their own batch's status. The commit's
+// fsync runs after SQLite's lock is released (pipelined_sync), so the next
+// group commits while it runs, and one fsync covers every commit written
+// before it began: the leader that finds no fsync running runs it itself,
+// and a syncer thread runs the ones queued behind it. A lone writer commits
+// and syncs at once, on its own thread.
 //
 // Write cost: a commit appends the pages it changed to the WAL, so few and
 // small pages per batch matter as much as the one fsync. New stores use
@@ -36,9 +40,11 @@
 // version 2.
 //
 // Thread-safety: thread-safe. Reads share the one connection with the
-// committer, so a read waits for a transaction in progress.
+// committer, so a read waits for a transaction in progress, and then for
+// what it read to be durable.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -65,6 +71,15 @@ struct SqliteStoreOptions {
   // How long a due checkpoint waits for a moment without writers before it
   // runs anyway (blocking the writers that come meanwhile).
   int checkpoint_wait_ms = 50;
+  // A commit's `fdatasync` of the WAL runs after SQLite's lock is released:
+  // the next group commits (writes its frames) while this one's sync is
+  // under way, and one sync makes every commit written before it durable.
+  // A batch's Write still returns only once it is durable, and a read waits
+  // until what it read is (see "Group commit" in backend/README.md).
+  bool pipelined_sync = true;
+  // Tests only: called before each sync of the sync stage, on the thread
+  // that syncs; a non-zero return is taken as the sync's errno.
+  std::function<int()> before_wal_sync_for_testing;
   // Tests only: a new store gets the events table of schema version 1
   // (stores created before version 2 keep it), to test that layout.
   bool legacy_events_layout_for_testing = false;

@@ -15,6 +15,13 @@ namespace {
 
 std::atomic<int64_t> writes_received{0};
 std::atomic<int64_t> writes_issued{0};
+std::atomic<int64_t> syncs_issued{0};
+std::atomic<int64_t> syncs_deferred{0};
+
+// ScopedWalSyncDeferral's state on this thread: whether one is alive, and
+// whether a sync was deferred since it was made.
+thread_local bool defer_wal_sync = false;
+thread_local bool wal_sync_deferred = false;
 
 // Held bytes are written out past this size even before a sync (a large
 // transaction spilling its cache).
@@ -151,7 +158,15 @@ int Truncate(sqlite3_file* file, sqlite3_int64 size) {
 
 int Sync(sqlite3_file* file, int flags) {
   File* f = Of(file);
+  // The header sits at offset 0: a sync after it is never deferred.
+  const bool header = !f->held.empty() && f->held_offset == 0;
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  if (f->wal && defer_wal_sync && !header) {
+    wal_sync_deferred = true;
+    syncs_deferred.fetch_add(1, std::memory_order_relaxed);
+    return SQLITE_OK;
+  }
+  if (f->wal) syncs_issued.fetch_add(1, std::memory_order_relaxed);
   return f->real->pMethods->xSync(f->real, flags);
 }
 
@@ -289,9 +304,18 @@ const char* WalWriteGatheringVfsName() {
   return name;
 }
 
+ScopedWalSyncDeferral::ScopedWalSyncDeferral() {
+  defer_wal_sync = true;
+  wal_sync_deferred = false;
+}
+ScopedWalSyncDeferral::~ScopedWalSyncDeferral() { defer_wal_sync = false; }
+bool ScopedWalSyncDeferral::deferred() const { return wal_sync_deferred; }
+
 WalWriteStats CurrentWalWriteStats() {
   return {writes_received.load(std::memory_order_relaxed),
-          writes_issued.load(std::memory_order_relaxed)};
+          writes_issued.load(std::memory_order_relaxed),
+          syncs_issued.load(std::memory_order_relaxed),
+          syncs_deferred.load(std::memory_order_relaxed)};
 }
 
 }  // namespace cairn::backend::local

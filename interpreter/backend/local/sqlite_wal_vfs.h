@@ -11,7 +11,9 @@
 // 1 MiB steps instead of commit by commit, so that a commit's `fdatasync`
 // seldom has a file size change to record (sqlite_wal_vfs.cc, Grow).
 //
-// What a commit makes durable is unchanged: the held bytes reach the file
+// With a ScopedWalSyncDeferral alive, a commit's sync is left to the caller
+// (SqliteStore's sync stage); without one, what a commit makes durable is
+// unchanged: the held bytes reach the file
 // before the sync that ends the commit, and a process that dies before that
 // sync had not committed (SQLite's WAL recovery drops the frames of an
 // unfinished commit whether they were written or not). Readers in the same
@@ -34,7 +36,27 @@ const char* WalWriteGatheringVfsName();
 struct WalWriteStats {
   int64_t writes_received = 0;  // WAL writes SQLite made
   int64_t writes_issued = 0;    // writes of those bytes to the file (zero fill not counted)
+  int64_t syncs_issued = 0;     // syncs of a WAL passed to the file
+  int64_t syncs_deferred = 0;   // syncs of a WAL left to the caller (ScopedWalSyncDeferral)
 };
 WalWriteStats CurrentWalWriteStats();
+
+// While one is alive on a thread, a sync of a WAL file that SQLite asks for
+// on that thread at the end of a commit writes the commit's held bytes but
+// does not `fdatasync` them: the caller makes them durable itself (with one
+// `fdatasync` of the WAL covering every commit written before it, off
+// SQLite's lock: SqliteStore's sync stage) and must not report the commit
+// as durable before. A sync that follows a write of the WAL's header (the
+// WAL restarted after a checkpoint, with new salts) is never deferred:
+// frames written under the new header must not reach the disk before it.
+class ScopedWalSyncDeferral {
+ public:
+  ScopedWalSyncDeferral();
+  ~ScopedWalSyncDeferral();
+  ScopedWalSyncDeferral(const ScopedWalSyncDeferral&) = delete;
+  ScopedWalSyncDeferral& operator=(const ScopedWalSyncDeferral&) = delete;
+  // Whether a sync was deferred while this was alive.
+  bool deferred() const;
+};
 
 }  // namespace cairn::backend::local

@@ -181,8 +181,13 @@ struct ExecutionQuery {
 struct StoreStats {
   // Successful Write calls.
   int64_t batches = 0;
-  // Transactions committed (each one fsync for SqliteStore).
+  // Transactions committed.
   int64_t transactions = 0;
+  // SqliteStore with pipelined_sync: the WAL syncs that made commits
+  // durable, each covering every commit written before it began (fewer
+  // than the transactions when writers are concurrent). 0 otherwise (each
+  // transaction then syncs in its COMMIT).
+  int64_t wal_syncs = 0;
   // SqliteStore: bytes appended to the WAL (frames with their headers), and
   // checkpoints run. 0 for MemoryStore.
   int64_t wal_bytes = 0;
@@ -195,7 +200,9 @@ class Store {
 
   // Applies `batch` atomically and durably; see the file comment. Blocks
   // until the batch is durable. Errors: kStoreConstraintError,
-  // kStoreReadOnlyError, kStoreIoError (none of the batch applied).
+  // kStoreReadOnlyError (none of the batch applied), kStoreIoError (none of
+  // it applied, or — when making it durable failed — not durable, and the
+  // store accepts no more writes until it is opened again).
   virtual Status Write(const WriteBatch& batch) = 0;
 
   virtual Result<std::optional<ExecutionRecord>> GetExecution(const std::string& arn) = 0;

@@ -4,16 +4,21 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
+#include <sqlite3.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "backend/local/memory_store.h"
@@ -632,8 +637,206 @@ TEST(SqliteStoreTest, GroupCommitSharesTransactions) {
   StoreStats st = store.stats();
   EXPECT_EQ(st.batches, 1 + kThreads * kBatches);
   EXPECT_LT(st.transactions, st.batches) << "concurrent batches should share transactions";
-  std::printf("group commit: %lld batches in %lld transactions\n",
-              static_cast<long long>(st.batches), static_cast<long long>(st.transactions));
+  EXPECT_GE(st.wal_syncs, 1);
+  EXPECT_LE(st.wal_syncs, st.transactions) << "a sync covers every commit written before it";
+  std::printf("group commit: %lld batches in %lld transactions, made durable by %lld syncs\n",
+              static_cast<long long>(st.batches), static_cast<long long>(st.transactions),
+              static_cast<long long>(st.wal_syncs));
+}
+
+// A gate for the sync stage's syncs (before_wal_sync_for_testing): while
+// closed, a sync waits at it.
+class SyncGate {
+ public:
+  std::function<int()> Hook() {
+    return [this] {
+      std::unique_lock lock(mu_);
+      ++arrived_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      return fail_with_;
+    };
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void Open(int fail_with = 0) {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    fail_with_ = fail_with;
+    cv_.notify_all();
+  }
+  // Waits until `n` syncs have reached the gate in all.
+  bool AwaitArrivals(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return arrived_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int fail_with_ = 0;
+  int arrived_ = 0;
+};
+
+// The sync stage (SqliteStoreOptions::pipelined_sync): a commit's WAL sync
+// runs after SQLite's lock is released, so a second writer commits while
+// the first one's sync is under way; but neither Write returns, nor does a
+// read of what they wrote, before a sync that began after the commit has
+// ended.
+TEST(SqliteStoreTest, NothingIsReturnedBeforeItsSyncHasEnded) {
+  TempDir dir;
+  SyncGate gate;
+  SqliteStoreOptions options;
+  options.before_wal_sync_for_testing = gate.Hook();
+  auto s = SqliteStore::Open(dir.File("p.db"), options);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Store& store = **s;
+  ExecutionRecord e = MakeExecution("p");
+  WriteBatch first;
+  first.new_executions.push_back(e);
+  ASSERT_TRUE(store.Write(first).ok());
+  ASSERT_TRUE(gate.AwaitArrivals(1));
+
+  gate.Close();
+  std::atomic<bool> wrote1{false}, wrote2{false}, read{false};
+  std::thread w1([&] {
+    WriteBatch b;
+    b.operations.push_back(MakeOperation(e.arn, 0, "op0"));
+    EXPECT_TRUE(store.Write(b).ok());
+    wrote1 = true;
+  });
+  ASSERT_TRUE(gate.AwaitArrivals(2));  // w1 committed; its sync waits at the gate
+  std::thread w2([&] {
+    WriteBatch b;
+    b.operations.push_back(MakeOperation(e.arn, 1, "op1"));
+    EXPECT_TRUE(store.Write(b).ok());
+    wrote2 = true;
+  });
+  std::thread reader([&] {
+    auto ops = store.GetOperations(e.arn);
+    ASSERT_TRUE(ops.ok());
+    EXPECT_GE(ops->size(), 1u);
+    read = true;
+  });
+  // w2 commits while w1's sync is held (SQLite's lock is free)...
+  for (int i = 0; i < 500 && store.stats().transactions < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(store.stats().transactions, 3) << "the second commit waited for the first one's sync";
+  // ...but nothing returns while the sync is held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(wrote1.load());
+  EXPECT_FALSE(wrote2.load());
+  EXPECT_FALSE(read.load());
+
+  gate.Open();
+  w1.join();
+  w2.join();
+  reader.join();
+  EXPECT_TRUE(wrote1 && wrote2 && read);
+  StoreStats st = store.stats();
+  EXPECT_EQ(st.transactions, 3);
+  // One sync each for the first write and w1; w2 committed during w1's sync,
+  // so it needed one more.
+  EXPECT_EQ(st.wal_syncs, 3);
+  auto ops = store.GetOperations(e.arn);
+  ASSERT_TRUE(ops.ok());
+  EXPECT_EQ(ops->size(), 2u);
+}
+
+// When a sync fails, the writes it was to make durable fail, and so does
+// every write after it (the kernel may have dropped the pages it could not
+// write; PostgreSQL stops for the same reason). Opening the store again
+// recovers it.
+TEST(SqliteStoreTest, AFailedSyncFailsItsWritesAndLaterOnes) {
+  TempDir dir;
+  SyncGate gate;
+  SqliteStoreOptions options;
+  options.before_wal_sync_for_testing = gate.Hook();
+  std::string path = dir.File("f.db");
+  ExecutionRecord e = MakeExecution("f");
+  {
+    auto s = SqliteStore::Open(path, options);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    WriteBatch first;
+    first.new_executions.push_back(e);
+    ASSERT_TRUE((*s)->Write(first).ok());
+    gate.Open(EIO);
+    WriteBatch b;
+    b.operations.push_back(MakeOperation(e.arn, 0, "op0"));
+    Status st = (*s)->Write(b);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, kStoreIoError);
+    EXPECT_NE(st.error().message.find("syncing the WAL failed"), std::string::npos)
+        << st.error().message;
+    gate.Open(0);
+    WriteBatch later;
+    later.operations.push_back(MakeOperation(e.arn, 1, "op1"));
+    st = (*s)->Write(later);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, kStoreIoError);
+  }
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE((*s)->CheckConsistency().ok());
+  auto ex = (*s)->GetExecution(e.arn);
+  ASSERT_TRUE(ex.ok() && ex->has_value());
+  WriteBatch again;
+  again.operations.push_back(MakeOperation(e.arn, 2, "op2"));
+  EXPECT_TRUE((*s)->Write(again).ok());
+}
+
+// ScopedWalSyncDeferral leaves a commit's WAL sync to the caller, but never
+// the sync after a new WAL header: the first commit to a WAL, and the first
+// after a checkpoint let SQLite restart it from the beginning.
+TEST(SqliteWalVfsTest, TheSyncAfterANewWalHeaderIsNeverDeferred) {
+  TempDir dir;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(dir.File("v.db").c_str(), &db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WalWriteGatheringVfsName()),
+            SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  };
+  exec("PRAGMA locking_mode=EXCLUSIVE");
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=FULL");
+  exec("PRAGMA wal_autocheckpoint=0");
+  exec("CREATE TABLE t(x)");
+  exec("PRAGMA wal_checkpoint(PASSIVE)");  // the next commit restarts the WAL
+  auto commit_deferred = [&](int64_t* issued, int64_t* deferred) {
+    WalWriteStats before = CurrentWalWriteStats();
+    bool said = false;
+    {
+      ScopedWalSyncDeferral deferral;
+      exec("INSERT INTO t VALUES(1)");
+      said = deferral.deferred();
+    }
+    WalWriteStats after = CurrentWalWriteStats();
+    *issued = after.syncs_issued - before.syncs_issued;
+    *deferred = after.syncs_deferred - before.syncs_deferred;
+    EXPECT_TRUE(said);
+  };
+  int64_t issued = 0, deferred = 0;
+  commit_deferred(&issued, &deferred);  // a new header: synced, then the commit: deferred
+  EXPECT_EQ(issued, 1);
+  EXPECT_EQ(deferred, 1);
+  commit_deferred(&issued, &deferred);  // the WAL continues: only the commit's, deferred
+  EXPECT_EQ(issued, 0);
+  EXPECT_EQ(deferred, 1);
+  WalWriteStats before = CurrentWalWriteStats();
+  exec("PRAGMA wal_checkpoint(PASSIVE)");  // outside a deferral: its syncs are the file's
+  EXPECT_GE(CurrentWalWriteStats().syncs_issued - before.syncs_issued, 1);
+  commit_deferred(&issued, &deferred);  // restarted: a new header again
+  EXPECT_EQ(issued, 1);
+  EXPECT_EQ(deferred, 1);
+  sqlite3_close_v2(db);
 }
 
 // The WAL's writes of each commit reach the file as one write
