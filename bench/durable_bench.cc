@@ -287,10 +287,14 @@ int Main(int argc, char** argv) {
     std::printf("   %.0f steps/s (%.0f executions/s; %.2f s wall, %.2f s CPU, %.1f us CPU per "
                 "step incl. ends); starting them took %.2f s\n",
                 rate, executions / wall, wall, cpu, cpu / static_cast<double>(want) * 1e6, start_s);
-    std::printf("   %lld batches in %lld transactions (%.1f per fsync), %.0f WAL bytes per "
-                "batch, %lld checkpoints\n",
+    const int64_t syncs = after.wal_syncs - before.wal_syncs;
+    std::printf("   %lld batches in %lld transactions (%.1f per transaction) made durable by "
+                "%lld WAL syncs (%.1f batches per fsync), %.0f WAL bytes per batch, %lld "
+                "checkpoints\n",
                 static_cast<long long>(batches), static_cast<long long>(txns),
                 txns ? static_cast<double>(batches) / static_cast<double>(txns) : 0.0,
+                static_cast<long long>(syncs),
+                syncs ? static_cast<double>(batches) / static_cast<double>(syncs) : 0.0,
                 batches ? static_cast<double>(after.wal_bytes - before.wal_bytes) /
                               static_cast<double>(batches)
                         : 0.0,

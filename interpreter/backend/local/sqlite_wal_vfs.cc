@@ -17,11 +17,28 @@ std::atomic<int64_t> writes_received{0};
 std::atomic<int64_t> writes_issued{0};
 std::atomic<int64_t> syncs_issued{0};
 std::atomic<int64_t> syncs_deferred{0};
+std::atomic<int64_t> checkpoint_pages_received{0};
+std::atomic<int64_t> checkpoint_writes_issued{0};
+std::atomic<int64_t> checkpoint_wal_reads_issued{0};
 
 // ScopedWalSyncDeferral's state on this thread: whether one is alive, and
 // whether a sync was deferred since it was made.
 thread_local bool defer_wal_sync = false;
 thread_local bool wal_sync_deferred = false;
+
+// A checkpoint under way on this thread (between SQLite's CKPT_START and
+// CKPT_DONE file controls): it reads the WAL frame by frame in the order of
+// the database's pages, and writes each page to the database with a call of
+// its own. The WAL is read instead in one go into `wal_snapshot` (SQLite
+// does not write the WAL during its own checkpoint; the store holds its
+// connection's lock throughout), and runs of adjacent pages are written to
+// the database as one write.
+thread_local bool in_checkpoint = false;
+thread_local bool wal_snapshot_loaded = false;
+thread_local std::string wal_snapshot;
+
+// A WAL larger than this is read frame by frame as SQLite does.
+constexpr sqlite3_int64 kMaxWalSnapshotBytes = sqlite3_int64{64} << 20;
 
 // Held bytes are written out past this size even before a sync (a large
 // transaction spilling its cache).
@@ -60,6 +77,7 @@ struct File {
   std::string held;  // bytes for [held_offset, held_offset + held.size())
   sqlite3_int64 held_offset;
   sqlite3_int64 size;  // of the WAL file: written bytes and zero fill; -1 = unknown
+  bool gather;         // a database file during a checkpoint: writes are held too
 };
 
 File* Of(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
@@ -103,10 +121,16 @@ int Grow(File* f, sqlite3_int64 end) {
 int Flush(File* f) {
   if (f->held.empty()) return SQLITE_OK;
   const sqlite3_int64 end = f->held_offset + static_cast<sqlite3_int64>(f->held.size());
-  int rc = Grow(f, end);
+  int rc = f->wal ? Grow(f, end) : SQLITE_OK;
   if (rc == SQLITE_OK) {
+    const int64_t before = writes_issued.load(std::memory_order_relaxed);
     rc = WriteAll(f->real, f->held.data(), static_cast<sqlite3_int64>(f->held.size()),
                   f->held_offset);
+    if (!f->wal) {
+      const int64_t issued = writes_issued.load(std::memory_order_relaxed) - before;
+      writes_issued.fetch_sub(issued, std::memory_order_relaxed);
+      checkpoint_writes_issued.fetch_add(issued, std::memory_order_relaxed);
+    }
   }
   f->held.clear();
   return rc;
@@ -120,16 +144,48 @@ int Close(sqlite3_file* file) {
   return flushed != SQLITE_OK ? flushed : rc;
 }
 
+// Loads the whole WAL into wal_snapshot (see in_checkpoint); false when it
+// is too large or cannot be read (then reads go to the file).
+bool LoadWalSnapshot(File* f) {
+  sqlite3_int64 size = 0;
+  if (f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK || size <= 0 ||
+      size > kMaxWalSnapshotBytes) {
+    return false;
+  }
+  wal_snapshot.resize(static_cast<size_t>(size));
+  for (sqlite3_int64 done = 0; done < size;) {
+    const int piece = static_cast<int>(std::min(size - done, kMaxWriteBytes));
+    checkpoint_wal_reads_issued.fetch_add(1, std::memory_order_relaxed);
+    if (f->real->pMethods->xRead(f->real, wal_snapshot.data() + done, piece, done) != SQLITE_OK) {
+      wal_snapshot.clear();
+      return false;
+    }
+    done += piece;
+  }
+  return true;
+}
+
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   File* f = Of(file);
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  if (f->wal && in_checkpoint) {
+    if (!wal_snapshot_loaded) {
+      wal_snapshot_loaded = true;
+      if (!LoadWalSnapshot(f)) wal_snapshot.clear();
+    }
+    if (offset >= 0 && offset + amount <= static_cast<sqlite3_int64>(wal_snapshot.size())) {
+      std::memcpy(out, wal_snapshot.data() + offset, static_cast<size_t>(amount));
+      return SQLITE_OK;
+    }
+    checkpoint_wal_reads_issued.fetch_add(1, std::memory_order_relaxed);
+  }
   return f->real->pMethods->xRead(f->real, out, amount, offset);
 }
 
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   File* f = Of(file);
-  if (!f->wal) return f->real->pMethods->xWrite(f->real, data, amount, offset);
-  writes_received.fetch_add(1, std::memory_order_relaxed);
+  if (!f->wal && !f->gather) return f->real->pMethods->xWrite(f->real, data, amount, offset);
+  (f->wal ? writes_received : checkpoint_pages_received).fetch_add(1, std::memory_order_relaxed);
   const auto* bytes = static_cast<const char*>(data);
   const auto size = static_cast<size_t>(amount);
   const sqlite3_int64 held_end = f->held_offset + static_cast<sqlite3_int64>(f->held.size());
@@ -184,6 +240,21 @@ int CheckReservedLock(sqlite3_file* f, int* out) {
 int FileControl(sqlite3_file* file, int op, void* arg) {
   File* f = Of(file);
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
+  if (!f->wal && op == SQLITE_FCNTL_CKPT_START) {
+    f->gather = true;
+    in_checkpoint = true;
+    wal_snapshot_loaded = false;
+  } else if (!f->wal && op == SQLITE_FCNTL_CKPT_DONE) {
+    f->gather = false;
+    in_checkpoint = false;
+    wal_snapshot_loaded = false;
+    // The buffer is kept for the next checkpoint, up to a few MiB.
+    if (wal_snapshot.capacity() > (size_t{8} << 20)) {
+      std::string().swap(wal_snapshot);
+    } else {
+      wal_snapshot.clear();
+    }
+  }
   return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
@@ -231,6 +302,7 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
   f->wal = (flags & SQLITE_OPEN_WAL) != 0;
   f->held_offset = 0;
   f->size = -1;
+  f->gather = false;
   int rc = Root(vfs)->xOpen(Root(vfs), name, f->real, flags, out_flags);
   // SQLite calls xClose only when pMethods is set, even after a failed open.
   if (f->real->pMethods == nullptr) return rc;
@@ -315,7 +387,10 @@ WalWriteStats CurrentWalWriteStats() {
   return {writes_received.load(std::memory_order_relaxed),
           writes_issued.load(std::memory_order_relaxed),
           syncs_issued.load(std::memory_order_relaxed),
-          syncs_deferred.load(std::memory_order_relaxed)};
+          syncs_deferred.load(std::memory_order_relaxed),
+          checkpoint_pages_received.load(std::memory_order_relaxed),
+          checkpoint_writes_issued.load(std::memory_order_relaxed),
+          checkpoint_wal_reads_issued.load(std::memory_order_relaxed)};
 }
 
 }  // namespace cairn::backend::local

@@ -11,6 +11,12 @@
 // 1 MiB steps instead of commit by commit, so that a commit's `fdatasync`
 // seldom has a file size change to record (sqlite_wal_vfs.cc, Grow).
 //
+// A checkpoint (between SQLite's CKPT_START and CKPT_DONE file controls)
+// reads the WAL once, whole, instead of once per frame, and its writes of
+// adjacent database pages go out as one write: SQLite copies frame by
+// frame, a `pread` and a `pwrite` per page, while the store's lock keeps
+// every commit waiting.
+//
 // With a ScopedWalSyncDeferral alive, a commit's sync is left to the caller
 // (SqliteStore's sync stage); without one, what a commit makes durable is
 // unchanged: the held bytes reach the file
@@ -38,6 +44,9 @@ struct WalWriteStats {
   int64_t writes_issued = 0;    // writes of those bytes to the file (zero fill not counted)
   int64_t syncs_issued = 0;     // syncs of a WAL passed to the file
   int64_t syncs_deferred = 0;   // syncs of a WAL left to the caller (ScopedWalSyncDeferral)
+  int64_t checkpoint_pages_received = 0;    // database pages checkpoints wrote
+  int64_t checkpoint_writes_issued = 0;     // writes of those pages to the file
+  int64_t checkpoint_wal_reads_issued = 0;  // reads of the WAL by checkpoints
 };
 WalWriteStats CurrentWalWriteStats();
 
