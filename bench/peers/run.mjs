@@ -41,20 +41,30 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 
-// Sizes and time limits. The full run stays under 10 minutes, --quick under 2.
+// Sizes and time limits. The full run stays under 12 minutes, --quick under 2.
+// The systems are measured in `rounds`: each round runs every system in
+// turn, each for `runs` runs of (a) and (d) and `b.runs` / `c.runs` of (b)
+// and (c), and a system's figures are taken over all its rounds. This
+// disk's fdatasync latency drifts by 2× over minutes; measured one after
+// the other in a single block each, two systems could meet different
+// disks, and a comparison would show the disk more than the systems.
 const WORKLOADS = opts.quick
   ? {
-      runs: 2,
+      rounds: 2,
+      runs: 1,
+      minRuns: 1,
       a: { enabled: true, steps: 100, floorRecords: 100, budgetMs: 2000 },
-      b: { enabled: true, executions: 200, runs: 2, runMs: 1500, minExecutions: 20 },
-      c: { enabled: true, clients: 16, seconds: 1.5, runs: 2, budgetMs: 2000 },
+      b: { enabled: true, executions: 200, runs: 1, runMs: 1500, minExecutions: 20 },
+      c: { enabled: true, clients: 16, seconds: 1.5, runs: 1, budgetMs: 2000 },
       d: { enabled: true, callbacks: 3, settleMs: 50, budgetMs: 1000 },
     }
   : {
-      runs: 5,
+      rounds: 3,
+      runs: 2,
+      minRuns: 1,
       a: { enabled: true, steps: 1000, floorRecords: 300, budgetMs: 15000 },
-      b: { enabled: true, executions: 1000, runs: 3, runMs: 8000, minExecutions: 100 },
-      c: { enabled: true, clients: 16, seconds: 5, runs: 3, budgetMs: 12000 },
+      b: { enabled: true, executions: 1000, runs: 1, runMs: 8000, minExecutions: 100 },
+      c: { enabled: true, clients: 16, seconds: 5, runs: 1, budgetMs: 12000 },
       d: { enabled: true, callbacks: 10, settleMs: 50, budgetMs: 8000 },
     };
 
@@ -221,8 +231,8 @@ function postgresBin() {
 
 async function startPostgres() {
   const bin = postgresBin();
-  const dir = path.join(baseDir, "postgres");
-  fs.mkdirSync(dir);
+  const dir = fs.mkdtempSync(path.join(baseDir, "postgres-"));
+  fs.chmodSync(dir, 0o755);
   // initdb and postgres refuse to run as root: run them as the postgres user.
   const asUser = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
   if (asUser.length) spawnSync("chown", ["postgres", dir]);
@@ -317,6 +327,23 @@ async function measure(system) {
   } finally {
     await server.stop();
   }
+}
+
+// One system's results over two rounds: each workload's per-run arrays
+// (values, floors, p99s, executions) joined; its other fields are the same
+// in every round.
+function mergeRounds(a, b) {
+  const out = { ...a };
+  for (const [w, r] of Object.entries(b)) {
+    if (!r || typeof r !== "object" || !a[w]) {
+      out[w] = r;
+      continue;
+    }
+    const merged = { ...a[w] };
+    for (const [k, v] of Object.entries(r)) merged[k] = Array.isArray(v) && Array.isArray(a[w][k]) ? [...a[w][k], ...v] : v;
+    out[w] = merged;
+  }
+  return out;
 }
 
 // ---- the table ----
@@ -453,7 +480,7 @@ function renderTable(rows, goals, meta) {
   for (const n of NOTES) lines.push(`  - ${n}`);
   lines.push("", "Targets (same run):");
   for (const g of goals) lines.push(`  ${g.met ? "MET   " : "MISSED"}  ${g.name}: ${g.measured}`);
-  lines.push("", `machine: ${meta.cpus} × ${meta.cpuModel}; load average ${meta.loadBefore.join(" ")} before, ${meta.loadAfter.join(" ")} after; ${meta.mode} run.`);
+  lines.push("", `machine: ${meta.cpus} × ${meta.cpuModel}; load average ${meta.loadBefore.join(" ")} before, ${meta.loadAfter.join(" ")} after; ${meta.mode} run, in ${WORKLOADS.rounds} rounds (each system in turn, every round).`);
   return lines.join("\n");
 }
 
@@ -531,19 +558,24 @@ async function main() {
   const results = {};
   const failures = {};
   const systems = SYSTEMS.filter((s) => !opts.only || opts.only.includes(s.id));
-  for (const s of systems) {
-    const t0 = Date.now();
-    console.error(`${s.label}:`);
-    try {
-      results[s.id] = await measure(s);
-      if (results[s.id].version) meta[`${s.id}Version`] = results[s.id].version;
-    } catch (e) {
-      failures[s.id] = e.message;
-      console.error(`  FAILED: ${e.message}`);
-      const tail = logTail(`${s.id}-worker`) || logTail(s.id);
-      if (tail) console.error(tail.replace(/^/gm, "    | "));
+  for (let round = 1; round <= WORKLOADS.rounds; round++) {
+    for (const s of systems) {
+      if (failures[s.id]) continue;
+      const t0 = Date.now();
+      console.error(`${s.label} (round ${round} of ${WORKLOADS.rounds}):`);
+      try {
+        const r = await measure(s);
+        results[s.id] = results[s.id] ? mergeRounds(results[s.id], r) : r;
+        if (r.version) meta[`${s.id}Version`] = r.version;
+      } catch (e) {
+        failures[s.id] = e.message;
+        delete results[s.id];
+        console.error(`  FAILED: ${e.message}`);
+        const tail = logTail(`${s.id}-worker`) || logTail(s.id);
+        if (tail) console.error(tail.replace(/^/gm, "    | "));
+      }
+      console.error(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
-    console.error(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
   meta.loadAfter = os.loadavg().map((x) => x.toFixed(2));
   const rows = summarize(results);

@@ -43,7 +43,7 @@ class Floor {
 async function runFloor() {
   const floor = new Floor(config.settings.dir, W.a.floorRecords);
   try {
-    const values = await repeat({ runs: W.runs, minRuns: 2, budgetMs: W.a.budgetMs }, async () => floor.measure());
+    const values = await repeat({ runs: W.runs, minRuns: W.minRuns, budgetMs: W.a.budgetMs }, async () => floor.measure());
     return { a: { values, n: W.a.floorRecords } };
   } finally {
     floor.close();
@@ -63,7 +63,7 @@ async function runSystem() {
       progress(`(a) ${W.a.steps} sequential steps`);
       const floor = new Floor(config.settings.floorDir, W.a.floorRecords);
       const floors = [];
-      const values = await repeat({ runs: W.runs, minRuns: 2, budgetMs: W.a.budgetMs }, async () => {
+      const values = await repeat({ runs: W.runs, minRuns: W.minRuns, budgetMs: W.a.budgetMs }, async () => {
         floors.push(floor.measure());
         return (await sys.steps(W.a.steps)) / W.a.steps;
       });
@@ -77,7 +77,7 @@ async function runSystem() {
       // and the disk's latency drifts.
       const floor = new Floor(config.settings.floorDir, W.a.floorRecords);
       const floors = [];
-      const runs = await repeat({ runs: W.b.runs, minRuns: 2, budgetMs: Infinity }, async () => {
+      const runs = await repeat({ runs: W.b.runs, minRuns: W.minRuns, budgetMs: Infinity }, async () => {
         floors.push(floor.measure());
         const latencies = [];
         const stopAt = nowMs() + W.b.runMs;
@@ -97,7 +97,7 @@ async function runSystem() {
 
     if (W.c.enabled) {
       progress(`(c) ${W.c.clients} concurrent clients for ${W.c.seconds} s`);
-      const rates = await repeat({ runs: W.c.runs, minRuns: 2, budgetMs: W.c.budgetMs }, async () => {
+      const rates = await repeat({ runs: W.c.runs, minRuns: W.minRuns, budgetMs: W.c.budgetMs }, async () => {
         const t0 = nowMs();
         const stopAt = t0 + W.c.seconds * 1000;
         let done = 0;
@@ -117,7 +117,7 @@ async function runSystem() {
 
     if (W.d.enabled) {
       progress(`(d) ${W.d.callbacks} callbacks per run`);
-      const runs = await repeat({ runs: W.runs, minRuns: 2, budgetMs: W.d.budgetMs }, async () => {
+      const runs = await repeat({ runs: W.runs, minRuns: W.minRuns, budgetMs: W.d.budgetMs }, async () => {
         const latencies = [];
         for (let i = 0; i < W.d.callbacks; i++) latencies.push(await sys.callback(W.d.settleMs));
         return median(latencies);
