@@ -857,13 +857,21 @@ struct SqliteStore::Impl {
       }
     }
     syncs.fetch_add(1, std::memory_order_relaxed);
-    std::vector<Writer*> released;
     lock.lock();
     if (st.ok()) {
       durable = std::max(durable, target);
     } else if (sync_failure.ok()) {
       sync_failure = st;
     }
+    durable_cv.notify_all();
+    ReleaseDurable(lock);
+  }
+
+  // Wakes the writers of `unsynced` whose commit is durable (all of them,
+  // with the error, once a sync has failed). Called with `lock` (sync_mu)
+  // held; releases it while waking them.
+  void ReleaseDurable(std::unique_lock<std::mutex>& lock) {
+    std::vector<Writer*> released;
     for (size_t i = 0; i < unsynced.size();) {
       Unsynced& u = unsynced[i];
       if (u.txn <= durable || !sync_failure.ok()) {
@@ -875,7 +883,6 @@ struct SqliteStore::Impl {
         ++i;
       }
     }
-    durable_cv.notify_all();
     lock.unlock();
     for (Writer* w : released) {
       w->done = true;
@@ -892,49 +899,32 @@ struct SqliteStore::Impl {
     for (Writer* x : group) {
       if (x != self) unsynced.push_back({txn, x});
     }
-    if (durable >= txn || !sync_failure.ok() || !syncing) {
-      if (durable < txn && sync_failure.ok()) {
-        // No sync under way: this leader syncs (one thread fewer on the
-        // path of a lone writer).
-        syncing = true;
-        SyncOnce(lock);
-        if (committed.load(std::memory_order_acquire) > durable && sync_failure.ok()) {
-          // Commits written meanwhile: the syncer thread takes over.
-          syncer_wanted = true;
-          syncer_cv.notify_one();
-        } else {
-          syncing = false;
-        }
-      } else {
-        // Already durable (a sync that began after the commit has ended),
-        // or failed: release the group.
-        std::vector<Writer*> released;
-        for (size_t i = 0; i < unsynced.size();) {
-          if (unsynced[i].txn == txn) {
-            released.push_back(unsynced[i].writer);
-            unsynced[i] = unsynced.back();
-            unsynced.pop_back();
-          } else {
-            ++i;
-          }
-        }
-        for (Writer* w : released) {
-          if (!sync_failure.ok() && w->status.ok()) w->status = sync_failure;
-        }
-        lock.unlock();
-        for (Writer* w : released) {
-          w->done = true;
-          w->wake.Release();
-        }
-        lock.lock();
-      }
-      if (!sync_failure.ok() && self->status.ok()) self->status = sync_failure;
+    const bool pending = durable < txn && sync_failure.ok();
+    if (pending && syncing) {
+      // A sync is under way: the one after it covers this commit.
+      unsynced.push_back({txn, self});
+      lock.unlock();
+      self->wake.Acquire();
       return;
     }
-    // A sync is under way: the one after it covers this commit.
-    unsynced.push_back({txn, self});
-    lock.unlock();
-    self->wake.Acquire();
+    if (pending) {
+      // No sync under way: this leader syncs (one thread fewer on the path
+      // of a lone writer).
+      syncing = true;
+      SyncOnce(lock);
+      if (committed.load(std::memory_order_acquire) > durable && sync_failure.ok()) {
+        // Commits written meanwhile: the syncer thread takes over.
+        syncer_wanted = true;
+        syncer_cv.notify_one();
+      } else {
+        syncing = false;
+      }
+    } else {
+      // Already durable (a sync that began after the commit has ended),
+      // or failed.
+      ReleaseDurable(lock);
+    }
+    if (!sync_failure.ok() && self->status.ok()) self->status = sync_failure;
   }
 
   // The syncer thread: syncs while commits are left to sync, then hands

@@ -52,15 +52,17 @@ constexpr sqlite3_int64 kWalGrowthBytes = sqlite3_int64{1} << 20;
 // SQLITE_FULL.
 constexpr sqlite3_int64 kMaxWriteBytes = sqlite3_int64{64} << 10;
 
-// Writes `n` bytes at `offset` in pieces the wrapped VFS accepts.
-int WriteAll(sqlite3_file* real, const char* data, sqlite3_int64 n, sqlite3_int64 offset) {
+// Writes `n` bytes at `offset` in pieces the wrapped VFS accepts, counting
+// the writes in `issued`.
+int WriteAll(sqlite3_file* real, const char* data, sqlite3_int64 n, sqlite3_int64 offset,
+             std::atomic<int64_t>& issued) {
   for (sqlite3_int64 done = 0; done < n;) {
     const sqlite3_int64 piece = std::min(n - done, kMaxWriteBytes);
     if (int rc = real->pMethods->xWrite(real, data + done, static_cast<int>(piece), offset + done);
         rc != SQLITE_OK) {
       return rc;
     }
-    writes_issued.fetch_add(1, std::memory_order_relaxed);
+    issued.fetch_add(1, std::memory_order_relaxed);
     done += piece;
   }
   return SQLITE_OK;
@@ -123,14 +125,8 @@ int Flush(File* f) {
   const sqlite3_int64 end = f->held_offset + static_cast<sqlite3_int64>(f->held.size());
   int rc = f->wal ? Grow(f, end) : SQLITE_OK;
   if (rc == SQLITE_OK) {
-    const int64_t before = writes_issued.load(std::memory_order_relaxed);
     rc = WriteAll(f->real, f->held.data(), static_cast<sqlite3_int64>(f->held.size()),
-                  f->held_offset);
-    if (!f->wal) {
-      const int64_t issued = writes_issued.load(std::memory_order_relaxed) - before;
-      writes_issued.fetch_sub(issued, std::memory_order_relaxed);
-      checkpoint_writes_issued.fetch_add(issued, std::memory_order_relaxed);
-    }
+                  f->held_offset, f->wal ? writes_issued : checkpoint_writes_issued);
   }
   f->held.clear();
   return rc;
