@@ -386,6 +386,7 @@ struct SqliteStore::Impl {
   bool syncing = false;
   std::vector<Unsynced> unsynced;
   Status sync_failure;  // sticky: once a sync has failed, nothing is durable
+  std::atomic<bool> sync_failed{false};  // sync_failure is set: read by Write without sync_mu
   std::condition_variable durable_cv;  // readers waiting for durability
   std::string wal_path;
   int wal_fd = -1;  // wal_path, opened for fdatasync by the first sync
@@ -862,6 +863,7 @@ struct SqliteStore::Impl {
       durable = std::max(durable, target);
     } else if (sync_failure.ok()) {
       sync_failure = st;
+      sync_failed.store(true, std::memory_order_release);
     }
     durable_cv.notify_all();
     ReleaseDurable(lock);
@@ -942,12 +944,10 @@ struct SqliteStore::Impl {
     }
   }
 
-  // Waits until commit `txn` is durable (reads return only what is).
-  Status AwaitDurableRead(int64_t txn) {
+  // Waits until commit `txn` is durable, or a sync has failed.
+  void AwaitDurableRead(int64_t txn) {
     std::unique_lock lock(sync_mu);
     durable_cv.wait(lock, [&] { return durable >= txn || !sync_failure.ok(); });
-    if (durable >= txn) return {};
-    return sync_failure;
   }
 
   // Holds db_mu for a read; when it ends, having released db_mu, waits
@@ -960,7 +960,7 @@ struct SqliteStore::Impl {
     ~DurableRead() {
       const int64_t seen = d_.committed.load(std::memory_order_relaxed);
       d_.db_mu.unlock();
-      if (seen > 0) (void)d_.AwaitDurableRead(seen);
+      if (seen > 0) d_.AwaitDurableRead(seen);
     }
     DurableRead(const DurableRead&) = delete;
     DurableRead& operator=(const DurableRead&) = delete;
@@ -1230,9 +1230,9 @@ Status SqliteStore::Write(const WriteBatch& batch) {
                      "store " + d.path);
   }
   if (batch.empty()) return {};
-  if (d.options.pipelined_sync) {
+  if (d.sync_failed.load(std::memory_order_acquire)) {
     std::lock_guard lock(d.sync_mu);
-    if (!d.sync_failure.ok()) return d.sync_failure;
+    return d.sync_failure;
   }
   Writer w;
   w.batch = &batch;

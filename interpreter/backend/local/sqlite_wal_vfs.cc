@@ -140,13 +140,15 @@ int Close(sqlite3_file* file) {
   return flushed != SQLITE_OK ? flushed : rc;
 }
 
-// Loads the whole WAL into wal_snapshot (see in_checkpoint); false when it
-// is too large or cannot be read (then reads go to the file).
-bool LoadWalSnapshot(File* f) {
+// Loads the whole WAL into wal_snapshot (see in_checkpoint); leaves it
+// empty when the WAL is too large or cannot be read (then reads go to the
+// file).
+void LoadWalSnapshot(File* f) {
+  wal_snapshot.clear();
   sqlite3_int64 size = 0;
   if (f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK || size <= 0 ||
       size > kMaxWalSnapshotBytes) {
-    return false;
+    return;
   }
   wal_snapshot.resize(static_cast<size_t>(size));
   for (sqlite3_int64 done = 0; done < size;) {
@@ -154,11 +156,10 @@ bool LoadWalSnapshot(File* f) {
     checkpoint_wal_reads_issued.fetch_add(1, std::memory_order_relaxed);
     if (f->real->pMethods->xRead(f->real, wal_snapshot.data() + done, piece, done) != SQLITE_OK) {
       wal_snapshot.clear();
-      return false;
+      return;
     }
     done += piece;
   }
-  return true;
 }
 
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
@@ -167,7 +168,7 @@ int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (f->wal && in_checkpoint) {
     if (!wal_snapshot_loaded) {
       wal_snapshot_loaded = true;
-      if (!LoadWalSnapshot(f)) wal_snapshot.clear();
+      LoadWalSnapshot(f);
     }
     if (offset >= 0 && offset + amount <= static_cast<sqlite3_int64>(wal_snapshot.size())) {
       std::memcpy(out, wal_snapshot.data() + offset, static_cast<size_t>(amount));
