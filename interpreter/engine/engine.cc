@@ -46,6 +46,8 @@ struct WorkflowPlan {
   // reads most results, and a replay of 10,000 steps spent a third of its
   // time parsing them.
   std::vector<char> result_needed;
+  // The workflow's `input:` schema, compiled once; null when it has none.
+  std::shared_ptr<const InputSchema> input_schema;
 };
 
 namespace {
@@ -446,6 +448,9 @@ std::shared_ptr<const WorkflowPlan> MakePlan(const StepGraph& graph) {
   const std::string& file = graph.definition().file();
   auto slash = file.rfind('/');
   plan->workflow_dir = slash == std::string::npos ? "." : file.substr(0, slash);
+  if (!graph.definition().input_schema.is_null()) {
+    plan->input_schema = std::make_shared<const InputSchema>(graph.definition().input_schema);
+  }
   return plan;
 }
 
@@ -475,8 +480,8 @@ class Run {
     if (!execution_) return Fatal("Cairn.InvalidInvocation", "the invocation has no EXECUTION operation");
     start_not_durable_ = client_.StartIsNotDurable(arn_);
     json input = ParsePayload(execution_->input_payload);
-    if (!def_.input_schema.is_null()) {
-      auto checked = CheckInput(def_.input_schema, input);
+    if (plan_.input_schema) {
+      auto checked = plan_.input_schema->Check(std::move(input));
       if (!checked.ok()) return Fatal("Cairn.InvalidInput", checked.error().message);
       input = std::move(*checked);
     }

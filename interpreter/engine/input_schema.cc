@@ -124,15 +124,9 @@ void RunWithLargeStack(std::function<void()> work) {
   work();
 }
 
-Result<json> Validate(const json& schema, json input) {
-  valijson::Schema compiled;
-  try {
-    valijson::SchemaParser parser;
-    valijson::adapters::NlohmannJsonAdapter schema_adapter(schema);
-    parser.populateSchema(schema_adapter, compiled);
-  } catch (const std::exception& e) {
-    return MakeError("input", std::string("the workflow's input schema is invalid: ") + e.what());
-  }
+// Validates `input` against `compiled`; the completed input, or an Error
+// listing every violation with its JSON pointer.
+Result<json> Validate(const valijson::Schema& compiled, json input) {
   valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter input_adapter(input);
@@ -147,8 +141,14 @@ Result<json> Validate(const json& schema, json input) {
   int shown = 0;
   while (results.popError(error) && shown < 10) {
     std::string where;
+    // valijson names a property or an item as "[name]": made a JSON pointer.
     for (const auto& c : error.context) {
-      if (c != "<root>") where += c;
+      if (c == "<root>") continue;
+      if (c.size() >= 2 && c.front() == '[' && c.back() == ']') {
+        where = PointerAppend(where, c.substr(1, c.size() - 2));
+      } else {
+        where += c;
+      }
     }
     message += "\n  " + (where.empty() ? std::string("(input)") : where) + ": " + error.description;
     ++shown;
@@ -158,10 +158,29 @@ Result<json> Validate(const json& schema, json input) {
 
 }  // namespace
 
-Result<json> CheckInput(const json& schema, json input) {
-  if (input.is_null() && schema.value("type", "") == "object") input = json::object();
-  FillDefaults(schema, input, 0);
-  if (UsesRegex(schema)) {
+struct InputSchema::Compiled {
+  valijson::Schema schema;
+};
+
+InputSchema::InputSchema(json schema)
+    : schema_(std::move(schema)), uses_regex_(UsesRegex(schema_)), uses_ref_(UsesRef(schema_)) {
+  auto compiled = std::make_unique<Compiled>();
+  try {
+    valijson::SchemaParser parser;
+    valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_);
+    parser.populateSchema(schema_adapter, compiled->schema);
+    compiled_ = std::move(compiled);
+  } catch (const std::exception& e) {
+    compile_error_ = std::string("the workflow's input schema is invalid: ") + e.what();
+  }
+}
+
+InputSchema::~InputSchema() = default;
+
+Result<json> InputSchema::Check(json input) const {
+  if (input.is_null() && schema_.value("type", "") == "object") input = json::object();
+  FillDefaults(schema_, input, 0);
+  if (uses_regex_) {
     if (auto overlong = FindOverlongString(input)) {
       return MakeError(
           "input",
@@ -173,14 +192,19 @@ Result<json> CheckInput(const json& schema, json input) {
               std::to_string(kMaxRegexCheckedLength) + " bytes");
     }
   }
+  if (!compiled_) return MakeError("input", compile_error_);
   // std::regex, and a schema that refers to itself, recurse as deep as the
   // input goes and need the large stack; otherwise valijson recurses only
   // as deep as the schema, and the check runs on the calling thread (a
   // thread per execution cost more than its three steps).
-  if (!UsesRegex(schema) && !UsesRef(schema)) return Validate(schema, std::move(input));
+  if (!uses_regex_ && !uses_ref_) return Validate(compiled_->schema, std::move(input));
   std::optional<Result<json>> result;
-  RunWithLargeStack([&] { result.emplace(Validate(schema, std::move(input))); });
+  RunWithLargeStack([&] { result.emplace(Validate(compiled_->schema, std::move(input))); });
   return std::move(*result);
+}
+
+Result<json> CheckInput(const json& schema, json input) {
+  return InputSchema(schema).Check(std::move(input));
 }
 
 }  // namespace cairn::engine

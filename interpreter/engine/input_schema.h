@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/result.h"
 
@@ -16,6 +18,30 @@ namespace cairn::engine {
 // with an error naming the string, before any regex runs.
 inline constexpr size_t kMaxRegexCheckedLength = 8192;
 
+// A workflow's `input:` schema, compiled once (the engine keeps one per
+// workflow) and applied to every execution's input: Check does what
+// CheckInput below does, without parsing the schema again. Thread-safe
+// (Check is const and shares nothing between calls).
+class InputSchema {
+ public:
+  explicit InputSchema(nlohmann::json schema);
+  ~InputSchema();
+  InputSchema(const InputSchema&) = delete;
+  InputSchema& operator=(const InputSchema&) = delete;
+
+  // See CheckInput. A schema that does not compile fails every Check with
+  // the reason.
+  Result<nlohmann::json> Check(nlohmann::json input) const;
+
+ private:
+  struct Compiled;
+  nlohmann::json schema_;
+  bool uses_regex_ = false;
+  bool uses_ref_ = false;
+  std::unique_ptr<Compiled> compiled_;  // null when compile_error_ is set
+  std::string compile_error_;
+};
+
 // Fills in `default`s of object properties (recursively, where the schema
 // says `properties`) that the input leaves out, then validates the result
 // against `schema` (JSON Schema draft-07). Returns the completed input, or an
@@ -25,7 +51,8 @@ inline constexpr size_t kMaxRegexCheckedLength = 8192;
 // goes), the validation runs on a thread of its own with a 64 MiB stack
 // (reserved, touched only as deep as the recursion goes), so that an input
 // within the limits cannot overflow a smaller caller stack; otherwise it
-// runs on the calling thread. Thread-safe.
+// runs on the calling thread. Thread-safe. Compiles `schema` on every call:
+// InputSchema compiles it once.
 Result<nlohmann::json> CheckInput(const nlohmann::json& schema, nlohmann::json input);
 
 }  // namespace cairn::engine

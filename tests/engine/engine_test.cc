@@ -11,6 +11,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "backend/local/local_durable_service.h"
 #include "backend/local/memory_store.h"
@@ -1576,6 +1578,66 @@ TEST(EngineInputSchemaTest, LongStringsAgainstPatternsNeverOverflowTheStack) {
   // A schema without regexes takes long strings as they are.
   const json plain = {{"type", "object"}, {"properties", {{"note", {{"type", "string"}}}}}};
   EXPECT_TRUE(CheckInput(plain, {{"note", std::string(100'000, 'x')}}).ok());
+}
+
+// The engine compiles a workflow's input schema once and checks every
+// execution's input with it, from every thread that invokes: the compiled
+// schema must give each input the answer a fresh compile gives.
+TEST(EngineInputSchemaTest, OneCompiledSchemaChecksInputsFromManyThreads) {
+  const json schema = {
+      {"type", "object"},
+      {"required", {"id"}},
+      {"properties",
+       {{"id", {{"type", "string"}, {"pattern", "^[a-z]+-[0-9]+$"}}},
+        {"size", {{"type", "integer"}, {"minimum", 1}, {"default", 3}}},
+        {"tags", {{"type", "array"}, {"items", {{"$ref", "#/definitions/tag"}}}}}}},
+      {"definitions", {{"tag", {{"type", "string"}, {"maxLength", 8}}}}}};
+  const InputSchema compiled(schema);
+  auto input = [](int i) {
+    json in = {{"id", "job-" + std::to_string(i)}};
+    if (i % 3 == 1) in["size"] = 0;                     // below the minimum
+    if (i % 3 == 2) in["tags"] = {"ok", "far-too-long"};  // an item too long
+    if (i % 7 == 0) in["id"] = "Job " + std::to_string(i);  // does not match the pattern
+    return in;
+  };
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0), valid(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 400; i += 4) {
+        auto got = compiled.Check(input(i));
+        auto want = CheckInput(schema, input(i));
+        if (got.ok() != want.ok()) {
+          ++mismatches[t];
+        } else if (got.ok()) {
+          ++valid[t];
+          if (*got != *want || got->value("size", 0) != 3) ++mismatches[t];
+        } else if (got.error().message != want.error().message) {
+          ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  int total_valid = 0;
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+    total_valid += valid[t];
+  }
+  // i % 3 == 0 and i % 7 != 0: 134 - 20 = 114 of the 400 inputs are valid.
+  EXPECT_EQ(total_valid, 114);
+
+  auto bad = compiled.Check({{"id", "Job 7"}, {"size", 0}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("/id"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("/size"), std::string::npos) << bad.error().message;
+
+  // A schema valijson cannot compile fails each check with the reason.
+  const InputSchema broken(json{{"type", "object"}, {"properties", {{"n", {{"minimum", "one"}}}}}});
+  auto refused = broken.Check({{"n", 2}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("input schema is invalid"), std::string::npos)
+      << refused.error().message;
 }
 
 }  // namespace
