@@ -3,7 +3,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -110,12 +112,14 @@ constexpr double kMaxWaitSeconds = 300;
 Result<std::chrono::milliseconds> WaitParam(const httplib::Request& req) {
   if (!req.has_param("wait")) return std::chrono::milliseconds(0);
   const std::string v = req.get_param_value("wait");
-  const json j = json::parse(v, nullptr, false);
-  if (v.empty() || v.size() > 12 || !j.is_number() || j.get<double>() < 0 ||
-      j.get<double>() > kMaxWaitSeconds) {
+  double seconds = -1;
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, seconds);
+  if (v.empty() || v.size() > 12 || ec != std::errc() || ptr != end || !std::isfinite(seconds) ||
+      seconds < 0 || seconds > kMaxWaitSeconds) {
     return InvalidRequestError("wait must be a number of seconds from 0 to 300");
   }
-  return std::chrono::milliseconds(static_cast<int64_t>(j.get<double>() * 1000));
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
 Result<std::optional<ErrorObject>> ErrorBody(const std::string& body) {

@@ -266,7 +266,7 @@ TEST_F(HttpApiTest, WaitForTheEndOnGetAndStart) {
   EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
 
   // Bad values and unknown executions.
-  for (const char* bad : {"abc", "-1", "301", "", "1e9"}) {
+  for (const char* bad : {"abc", "-1", "301", "", "1e9", "nan", "inf", "1.5s", "0x10", "%201"}) {
     ExpectError(client_->Get(get_path + "?wait=" + bad), 400, "InvalidParameterValueException");
   }
   ExpectError(client_->Get("/2025-12-01/durable-executions/nope?wait=1"), 404,
