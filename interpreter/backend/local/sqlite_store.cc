@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -1027,6 +1028,35 @@ const std::string& SqliteStore::path() const { return impl_->path; }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                        const SqliteStoreOptions& options) {
+  // SQLite's busy handler waits for another holder of the database, but not
+  // everywhere: where waiting could deadlock it answers busy at once. When
+  // this connection (in EXCLUSIVE locking mode) enables the WAL of a store
+  // that another process has just opened too, both hold the shared lock and
+  // want the exclusive one; this connection keeps its shared lock and fails
+  // again however often it retries. So a busy open is closed and tried
+  // again from the start, until busy_timeout_ms have passed, after a pause
+  // of random length (a holder that comes back at a steady pace must not
+  // meet every attempt).
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
+  std::minstd_rand jitter(static_cast<uint32_t>(Clock::now().time_since_epoch().count()) ^
+                          static_cast<uint32_t>(getpid()));
+  for (int most_ms = 2;; most_ms = std::min(most_ms * 2, 20)) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    // SQLite's busy handler polls ever more slowly (up to every 100 ms) and
+    // can miss the short gaps of a holder that comes back; each attempt
+    // leaves it 50 ms at most.
+    auto store = OpenOnce(path, options, static_cast<int>(std::clamp<int64_t>(left, 1, 50)));
+    const int pause_ms = 1 + static_cast<int>(jitter() % static_cast<uint32_t>(most_ms));
+    if (store.ok() || store.error().code != kStoreLockedError || left <= pause_ms) return store;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenOnce(const std::string& path,
+                                                           const SqliteStoreOptions& options,
+                                                           int busy_wait_ms) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
@@ -1045,7 +1075,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
     return MakeError(std::string(CodeFor(rc)), message, context);
   }
   sqlite3_extended_result_codes(impl->db, 1);
-  sqlite3_busy_timeout(impl->db, options.busy_timeout_ms);
+  sqlite3_busy_timeout(impl->db, busy_wait_ms);
   if (!options.read_only && sqlite3_db_readonly(impl->db, "main") == 1) {
     return MakeError(std::string(kStoreReadOnlyError),
                      "the store is read-only (the file is not writable); open it read-only or "

@@ -98,6 +98,8 @@ class SqliteStore final : public Store {
   // (the file or its directory is not writable), kStoreNewerSchemaError,
   // kStoreCorruptError (not a SQLite database / not a cairn store),
   // kStoreIoError.
+  // Another process holding the store for a moment (a command that reads
+  // it directly) is waited for, up to options.busy_timeout_ms.
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteStoreOptions& options = {});
   ~SqliteStore() override;
@@ -124,6 +126,10 @@ class SqliteStore final : public Store {
   Status SetSchemaVersionForTesting(int version);
 
  private:
+  // One attempt of Open; SQLite's busy handler waits up to busy_wait_ms.
+  static Result<std::unique_ptr<SqliteStore>> OpenOnce(const std::string& path,
+                                                       const SqliteStoreOptions& options,
+                                                       int busy_wait_ms);
   struct Impl;
   explicit SqliteStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
