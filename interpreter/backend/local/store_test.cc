@@ -1057,11 +1057,10 @@ TEST(SqliteStoreTest, StoreHeldByAnotherProcessIsLocked) {
   EXPECT_TRUE(again.ok()) << again.error().ToString();
 }
 
-// Another process reading the store (`cairn history`, `cairn status`) at
-// the moment a writer opens it: opening waits for the read to end, up to
-// busy_timeout_ms, instead of failing at once. SQLite's busy handler does
-// not cover every lock that opening takes (a connection in EXCLUSIVE locking
-// mode tries the database's exclusive lock once when it opens the WAL).
+// A reader in the middle of a read transaction when a writer opens a store
+// that a killed writer left (its WAL not checkpointed): opening waits for
+// the read to end, up to busy_timeout_ms, and past that the store is
+// locked. (The case where SQLite does not wait at all is the next test's.)
 TEST(SqliteStoreTest, OpeningWaitsForAReaderToFinish) {
   TempDir dir;
   // The store as a killed writer leaves it: its WAL still there, not
